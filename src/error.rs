@@ -1,0 +1,175 @@
+//! Error types shared by the codecs, the xenstore layer and the C ABI.
+//!
+//! [`SectionError`] is everything that can be wrong with a section's bytes or with the records
+//! found in xenstore: each variant carries a [`Location`] so that a rejected restore can say
+//! *where* the input is wrong. [`Error`] adds the failures of the environment (xenstore,
+//! arguments, memory); `src/ffi.rs` maps each of its variants to one `PHYSMAP_E_*` code.
+
+use std::fmt;
+use std::io;
+
+/// Where in the input a problem was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A byte offset into the section being decoded.
+    Byte(usize),
+    /// A byte offset into a XENSTORE_KV section, inside or at the start of `key`'s pair.
+    Key { key: String, offset: usize },
+    /// A node of a live xenstore (records read by the save hook).
+    Path(String),
+    /// A record given to [`crate::Section::new`] by Rust code.
+    Record { phys_offset: u64 },
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Byte(offset) => write!(f, "byte offset {offset}"),
+            Location::Key { key, offset } => write!(f, "byte offset {offset} (key `{key}`)"),
+            Location::Path(path) => write!(f, "xenstore node `{path}`"),
+            Location::Record { phys_offset } => write!(f, "record phys_offset {phys_offset:#x}"),
+        }
+    }
+}
+
+/// A section (or the xenstore content it is made from) that breaks a format or validation rule.
+///
+/// The rules are listed in the README ("Validation rules"); each variant is one of them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SectionError {
+    #[error("section is {len} bytes; the limit is {max} bytes")]
+    SectionTooLarge { len: usize, max: usize },
+    #[error("{at}: more than {max} records")]
+    TooManyRecords { at: Location, max: usize },
+    #[error("{at}: truncated: expected {expected} ({needed} bytes), found {available} bytes")]
+    Truncated {
+        at: Location,
+        expected: &'static str,
+        needed: usize,
+        available: usize,
+    },
+    #[error("{at}: {count} trailing bytes after the last record")]
+    TrailingBytes { at: Location, count: usize },
+    #[error("{at}: legacy section version is {found}; expected 1")]
+    UnsupportedVersion { at: Location, found: u32 },
+    #[error(
+        "{at}: record count {count} needs at least {needed} bytes; the section has {available}"
+    )]
+    CountPastEnd {
+        at: Location,
+        count: u32,
+        needed: u64,
+        available: usize,
+    },
+    #[error("{at}: name length {namelen} runs past the end of the section ({available} bytes remain after the record header)")]
+    NameLenPastEnd {
+        at: Location,
+        namelen: u32,
+        available: usize,
+    },
+    #[error(
+        "{at}: name is not NUL-terminated: expected 0x00 as its last byte, found {found:#04x}"
+    )]
+    NameNotTerminated { at: Location, found: u8 },
+    #[error("{at}: name has a NUL byte before its end")]
+    NameContainsNul { at: Location },
+    #[error("{at}: key is not NUL-terminated before the end of the section")]
+    KeyNotTerminated { at: Location },
+    #[error("{at}: value is not NUL-terminated before the end of the section")]
+    ValueNotTerminated { at: Location },
+    #[error("{at}: empty key")]
+    EmptyKey { at: Location },
+    #[error("{at}: absolute key; keys are relative to the device-model directory")]
+    AbsoluteKey { at: Location },
+    #[error("{at}: unexpected key; expected physmap/<hex>/start_addr, .../size or .../name")]
+    UnexpectedKey { at: Location },
+    #[error("{at}: duplicate key")]
+    DuplicateKey { at: Location },
+    #[error("{at}: second record with phys_offset {phys_offset:#x}")]
+    DuplicateRecord { at: Location, phys_offset: u64 },
+    #[error("{at}: record has no `{field}`")]
+    MissingField { at: Location, field: &'static str },
+    #[error(
+        "{at}: {field} is {found:?}; expected 1 to 16 lowercase hex digits without leading zeros"
+    )]
+    BadNumber {
+        at: Location,
+        field: &'static str,
+        found: String,
+    },
+    #[error("{at}: size is 0; expected a positive multiple of 4096")]
+    ZeroSize { at: Location },
+    #[error("{at}: {field} {value:#x} is not a multiple of 4096")]
+    Unaligned {
+        at: Location,
+        field: &'static str,
+        value: u64,
+    },
+    #[error("{at}: {field} + size overflows 64 bits ({base:#x} + {size:#x})")]
+    RangeOverflow {
+        at: Location,
+        field: &'static str,
+        base: u64,
+        size: u64,
+    },
+    #[error("{at}: guest range [{start:#x}, {end:#x}) overlaps [{other_start:#x}, {other_end:#x}) of the record with phys_offset {other_phys_offset:#x}")]
+    Overlap {
+        at: Location,
+        start: u64,
+        end: u64,
+        other_phys_offset: u64,
+        other_start: u64,
+        other_end: u64,
+    },
+    #[error("{at}: name is {len} bytes; the limit is {max}")]
+    NameTooLong {
+        at: Location,
+        len: usize,
+        max: usize,
+    },
+    #[error("{at}: name byte {index} is {byte:#04x}; expected printable ASCII (0x20 to 0x7e)")]
+    NameNotPrintable {
+        at: Location,
+        index: usize,
+        byte: u8,
+    },
+    #[error("byte offset 0: neither a XENSTORE_KV nor a LEGACY_V1 section (starts with {prefix})")]
+    UnknownFormat { prefix: String },
+    #[error("byte offset 0: LEGACY_V1 section is valid in both the x86_64 and the 32-bit layout; name the layout explicitly")]
+    AmbiguousLayout,
+}
+
+impl SectionError {
+    /// True for the rules that are size limits rather than malformed input
+    /// (`PHYSMAP_E_LIMIT` in the C ABI).
+    pub fn is_limit(&self) -> bool {
+        matches!(
+            self,
+            SectionError::SectionTooLarge { .. }
+                | SectionError::TooManyRecords { .. }
+                | SectionError::NameTooLong { .. }
+        )
+    }
+}
+
+/// Everything a save or restore can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Section(#[from] SectionError),
+    #[error("xenstore {op} `{path}` failed: {source}")]
+    Xenstore {
+        op: &'static str,
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("xenstore transaction still conflicting after {attempts} attempts")]
+    Conflict { attempts: u32 },
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    #[error("ABI version {found} requested; this library implements version {expected}")]
+    AbiMismatch { found: u32, expected: u32 },
+    #[error("out of memory allocating {0} bytes")]
+    OutOfMemory(usize),
+}

@@ -1,0 +1,382 @@
+//! The C ABI that libxl calls (ABI version 1): `include/physmap_hooks.h` is generated from
+//! this file by cbindgen, so the doc comments here are the header's documentation.
+//!
+//! Rules every exported function follows (modelled on rustls-ffi):
+//! * its body runs inside [`ffi_panic_boundary!`]: a panic becomes `PHYSMAP_E_INTERNAL`;
+//! * every pointer is checked before use, and outputs are written only on success;
+//! * nothing is kept between calls: no per-domain or per-call global state.
+
+#![allow(non_camel_case_types)]
+
+use crate::error::Error;
+use crate::format::{self, Format};
+use crate::hooks::{self, Domain};
+use crate::logging::CallLog;
+use crate::xenstore::Xenstore;
+use std::os::raw::{c_char, c_int, c_void};
+use std::ptr::{self, NonNull};
+
+/// The ABI version this library implements; `physmap_hook_opts.abi_version` must equal it.
+pub const PHYSMAP_ABI_VERSION: u32 = 1;
+
+/// Restore: detect the format from the bytes. Save: same as PHYSMAP_FORMAT_XENSTORE_KV.
+pub const PHYSMAP_FORMAT_AUTO: u32 = 0;
+/// The data of libxl's EMULATOR_XENSTORE_DATA record (Xen >= 4.6): `key\0value\0` pairs.
+pub const PHYSMAP_FORMAT_XENSTORE_KV: u32 = 1;
+/// The toolstack chunk of libxl 4.2-4.5, x86_64 layout.
+pub const PHYSMAP_FORMAT_LEGACY_V1: u32 = 2;
+/// The same, 32-bit toolstack layout (restore only).
+pub const PHYSMAP_FORMAT_LEGACY_V1_32: u32 = 3;
+
+/// Success.
+pub const PHYSMAP_OK: c_int = 0;
+/// A NULL or out-of-range argument, unknown flag bits or an unknown format.
+pub const PHYSMAP_E_INVALID_ARGUMENT: c_int = -1;
+/// The section (or the records found in xenstore) breaks a format or validation rule.
+pub const PHYSMAP_E_MALFORMED: c_int = -2;
+/// The section exceeds a limit: 1 MiB, 1024 records, or a 255-byte name.
+pub const PHYSMAP_E_LIMIT: c_int = -3;
+/// xenstore could not be reached, or refused a request.
+pub const PHYSMAP_E_XENSTORE: c_int = -4;
+/// The xenstore transaction kept conflicting with other writers and was given up.
+pub const PHYSMAP_E_CONFLICT: c_int = -5;
+/// Memory for the result could not be allocated.
+pub const PHYSMAP_E_NOMEM: c_int = -6;
+/// `physmap_hook_opts.abi_version` is not PHYSMAP_ABI_VERSION.
+pub const PHYSMAP_E_ABI: c_int = -7;
+/// A bug in the library (a caught panic); nothing was written.
+pub const PHYSMAP_E_INTERNAL: c_int = -8;
+
+/// Flag bits defined so far: none. Any bit set in `physmap_hook_opts.flags` is refused.
+const KNOWN_FLAGS: u32 = 0;
+
+/// Options of one hook call. Pass NULL for the defaults: ABI 1, dm_domid 0, AUTO format,
+/// no flags, a xenstore connection opened (and closed) by the call, messages to stderr.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct physmap_hook_opts {
+    /// PHYSMAP_ABI_VERSION.
+    pub abi_version: u32,
+    /// The domain that runs the device model: 0 for dom0, else the stub domain's id.
+    pub dm_domid: u32,
+    /// PHYSMAP_FORMAT_*.
+    pub format: u32,
+    /// 0; unknown bits are an error.
+    pub flags: u32,
+    /// Borrowed `struct xs_handle *` used for the call, or NULL to open one with `xs_open(0)`.
+    /// It must stay open for the duration of the call; the library never closes it.
+    pub xs_handle: *mut c_void,
+    /// Borrowed `xentoollog_logger *` that receives every message, or NULL for stderr
+    /// (filtered by the environment variable PHYSMAP_LOG, default "warn").
+    pub logger: *mut c_void,
+}
+
+/// Runs a body, turning a panic into `$on_panic`: unwinding into C is undefined behaviour.
+macro_rules! ffi_panic_boundary {
+    ($on_panic:expr, $body:block) => {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| $body)) {
+            Ok(value) => value,
+            Err(_) => $on_panic,
+        }
+    };
+}
+
+/// The code of each error category.
+fn code_of(error: &Error) -> c_int {
+    match error {
+        Error::Section(e) if e.is_limit() => PHYSMAP_E_LIMIT,
+        Error::Section(_) => PHYSMAP_E_MALFORMED,
+        Error::Xenstore { .. } => PHYSMAP_E_XENSTORE,
+        Error::Conflict { .. } => PHYSMAP_E_CONFLICT,
+        Error::InvalidArgument(_) => PHYSMAP_E_INVALID_ARGUMENT,
+        Error::AbiMismatch { .. } => PHYSMAP_E_ABI,
+        Error::OutOfMemory(_) => PHYSMAP_E_NOMEM,
+    }
+}
+
+/// One exported call: its domain, options and log destination.
+struct Call {
+    domain: Domain,
+    format: u32,
+    xs_handle: *mut c_void,
+    log: CallLog,
+    op: &'static str,
+}
+
+impl Call {
+    /// Reads and checks `opts`. On failure, returns the code after logging why.
+    ///
+    /// # Safety
+    /// `opts` is NULL or points to a readable `physmap_hook_opts` of the caller's ABI.
+    unsafe fn begin(
+        op: &'static str,
+        domid: u32,
+        opts: *const physmap_hook_opts,
+    ) -> Result<Call, c_int> {
+        let defaults = physmap_hook_opts {
+            abi_version: PHYSMAP_ABI_VERSION,
+            dm_domid: 0,
+            format: PHYSMAP_FORMAT_AUTO,
+            flags: 0,
+            xs_handle: ptr::null_mut(),
+            logger: ptr::null_mut(),
+        };
+        let opts = if opts.is_null() {
+            defaults
+        } else {
+            // Only the version field is common to every ABI: read it alone first, since a
+            // caller of another version may have a struct of another size.
+            let abi_version = ptr::addr_of!((*opts).abi_version).read_unaligned();
+            if abi_version != PHYSMAP_ABI_VERSION {
+                let log = CallLog::stderr(domid);
+                let e = Error::AbiMismatch {
+                    found: abi_version,
+                    expected: PHYSMAP_ABI_VERSION,
+                };
+                log.error(format_args!("{op} refused: {e}"));
+                return Err(code_of(&e));
+            }
+            opts.read_unaligned()
+        };
+        let log = match NonNull::new(opts.logger) {
+            // SAFETY: the caller lends a live logger for the call.
+            Some(logger) => CallLog::xentoollog(logger, domid),
+            None => CallLog::stderr(domid),
+        };
+        let call = Call {
+            domain: Domain {
+                domid,
+                dm_domid: opts.dm_domid,
+            },
+            format: opts.format,
+            xs_handle: opts.xs_handle,
+            log,
+            op,
+        };
+        if opts.flags & !KNOWN_FLAGS != 0 {
+            return Err(call.fail(Error::InvalidArgument(format!(
+                "unknown flags {:#x}",
+                opts.flags & !KNOWN_FLAGS
+            ))));
+        }
+        Ok(call)
+    }
+
+    /// Logs `error` and returns its code.
+    fn fail(&self, error: Error) -> c_int {
+        self.log.error(format_args!("{} failed: {error}", self.op));
+        code_of(&error)
+    }
+
+    /// The caller's xenstore handle, or a new connection.
+    fn xenstore(&self) -> Result<Xenstore, Error> {
+        match NonNull::new(self.xs_handle) {
+            // SAFETY: the caller lends a live handle for the call.
+            Some(handle) => Ok(unsafe { Xenstore::borrow(handle) }),
+            None => Xenstore::open(),
+        }
+    }
+}
+
+/// Copies `bytes` into a buffer from `malloc`, so that C can release it with `free`.
+fn to_malloc(bytes: &[u8]) -> Result<*mut u8, Error> {
+    // SAFETY: plain allocation; callers never pass an empty slice.
+    let buf = unsafe { libc::malloc(bytes.len()) } as *mut u8;
+    if buf.is_null() {
+        return Err(Error::OutOfMemory(bytes.len()));
+    }
+    // SAFETY: `buf` has room for `bytes.len()` bytes and does not overlap `bytes`.
+    unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), buf, bytes.len()) };
+    Ok(buf)
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Set by tests to make the next hook call panic inside the boundary.
+    pub(crate) static INJECT_PANIC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A place where tests can make a hook panic, to prove the boundary; nothing in other builds.
+fn fault_point() {
+    #[cfg(test)]
+    if INJECT_PANIC.with(|p| p.replace(false)) {
+        panic!("panic injected by a test");
+    }
+}
+
+/// Saves the physmap records of domain `domid` from xenstore into a new section.
+///
+/// Reads `/local/domain/<dm_domid>/device-model/<domid>/physmap` in one xenstore
+/// transaction (redone on conflict), validates every record and encodes them in
+/// `opts->format` (AUTO and XENSTORE_KV: the data of an EMULATOR_XENSTORE_DATA record;
+/// LEGACY_V1; LEGACY_V1_32 is refused). `opts` may be NULL for the defaults.
+///
+/// On success returns PHYSMAP_OK and sets `*buf` to a buffer from `malloc` owned by the
+/// caller, who releases it with `physmap_free` (or `free`), and `*len` to its length; when
+/// the domain has no records, `*buf` is NULL and `*len` is 0. On failure returns a negative
+/// PHYSMAP_E_* code, logs why, and leaves `*buf` and `*len` untouched.
+/// `buf` and `len` must not be NULL.
+///
+/// # Safety
+/// `opts` is NULL or valid for reads; `buf` and `len` are valid for writes; the handle and
+/// logger in `opts`, if any, are live for the duration of the call.
+#[no_mangle]
+pub unsafe extern "C" fn physmap_save_hook(
+    domid: u32,
+    opts: *const physmap_hook_opts,
+    buf: *mut *mut u8,
+    len: *mut u32,
+) -> c_int {
+    ffi_panic_boundary!(PHYSMAP_E_INTERNAL, {
+        let call = match Call::begin("save", domid, opts) {
+            Ok(call) => call,
+            Err(rc) => return rc,
+        };
+        fault_point();
+        if buf.is_null() || len.is_null() {
+            return call.fail(Error::InvalidArgument(
+                "buf and len must not be NULL".into(),
+            ));
+        }
+        let format = match call.format {
+            PHYSMAP_FORMAT_AUTO | PHYSMAP_FORMAT_XENSTORE_KV => Format::XenstoreKv,
+            PHYSMAP_FORMAT_LEGACY_V1 => Format::LegacyV1,
+            other => {
+                return call.fail(Error::InvalidArgument(format!(
+                    "format {other} cannot be saved; expected 0, 1 or 2"
+                )))
+            }
+        };
+        let result = call
+            .xenstore()
+            .and_then(|xs| hooks::save(&xs, call.domain, format, &call.log))
+            .and_then(|bytes| {
+                let out = if bytes.is_empty() {
+                    ptr::null_mut()
+                } else {
+                    to_malloc(&bytes)?
+                };
+                Ok((out, bytes.len()))
+            });
+        match result {
+            Ok((out, out_len)) => {
+                *buf = out;
+                // At most MAX_SECTION_BYTES (1 MiB).
+                *len = out_len as u32;
+                PHYSMAP_OK
+            }
+            Err(e) => call.fail(e),
+        }
+    })
+}
+
+/// Restores the physmap records of domain `domid` from a section.
+///
+/// Decodes and validates all `len` bytes at `buf` in `opts->format` (AUTO detects it)
+/// before touching xenstore; then, in one xenstore transaction (redone on conflict),
+/// replaces `/local/domain/<dm_domid>/device-model/<domid>/physmap` with the records.
+/// A rejected section leaves xenstore exactly as it was. `buf` NULL with `len` 0 is an
+/// empty section: nothing is written. `opts` may be NULL for the defaults.
+///
+/// Returns PHYSMAP_OK or a negative PHYSMAP_E_* code (and logs why, with the byte offset
+/// or key of the first problem). `buf` is only borrowed for the call.
+///
+/// # Safety
+/// `opts` is NULL or valid for reads; `buf` is valid for `len` bytes of reads; the handle
+/// and logger in `opts`, if any, are live for the duration of the call.
+#[no_mangle]
+pub unsafe extern "C" fn physmap_restore_hook(
+    domid: u32,
+    opts: *const physmap_hook_opts,
+    buf: *const u8,
+    len: u32,
+) -> c_int {
+    ffi_panic_boundary!(PHYSMAP_E_INTERNAL, {
+        let call = match Call::begin("restore", domid, opts) {
+            Ok(call) => call,
+            Err(rc) => return rc,
+        };
+        fault_point();
+        let bytes: &[u8] = match (buf.is_null(), len) {
+            (_, 0) => &[],
+            (true, _) => {
+                return call.fail(Error::InvalidArgument(format!("buf is NULL, len is {len}")))
+            }
+            // SAFETY: the caller lends `len` readable bytes.
+            (false, _) => std::slice::from_raw_parts(buf, len as usize),
+        };
+        let format = match call.format {
+            PHYSMAP_FORMAT_AUTO => None,
+            PHYSMAP_FORMAT_XENSTORE_KV => Some(Format::XenstoreKv),
+            PHYSMAP_FORMAT_LEGACY_V1 => Some(Format::LegacyV1),
+            PHYSMAP_FORMAT_LEGACY_V1_32 => Some(Format::LegacyV1_32),
+            other => {
+                return call.fail(Error::InvalidArgument(format!(
+                    "unknown format {other}; expected 0 to 3"
+                )))
+            }
+        };
+        // Validate everything before the first contact with xenstore.
+        let result =
+            format::decode(bytes, format)
+                .map_err(Error::from)
+                .and_then(|(format, section)| {
+                    if section.is_empty() {
+                        call.log
+                            .debug(format_args!("restore: empty section, nothing to write"));
+                        return Ok(());
+                    }
+                    let xs = call.xenstore()?;
+                    hooks::restore_section(
+                        &xs,
+                        call.domain,
+                        &section,
+                        format,
+                        bytes.len(),
+                        &call.log,
+                    )
+                });
+        match result {
+            Ok(()) => PHYSMAP_OK,
+            Err(e) => call.fail(e),
+        }
+    })
+}
+
+/// Releases a buffer returned by `physmap_save_hook`. NULL is ignored.
+///
+/// # Safety
+/// `buf` is NULL or a buffer from `physmap_save_hook` not released before.
+#[no_mangle]
+pub unsafe extern "C" fn physmap_free(buf: *mut c_void) {
+    ffi_panic_boundary!((), {
+        // SAFETY: allocated with malloc by physmap_save_hook (caller's contract).
+        libc::free(buf)
+    })
+}
+
+/// A static, NUL-terminated description of a return code (including unknown codes).
+/// The string must not be freed or modified.
+#[no_mangle]
+pub extern "C" fn physmap_strerror(rc: c_int) -> *const c_char {
+    let text: &'static [u8] = match rc {
+        PHYSMAP_OK => b"success\0",
+        PHYSMAP_E_INVALID_ARGUMENT => b"invalid argument\0",
+        PHYSMAP_E_MALFORMED => b"malformed physmap section\0",
+        PHYSMAP_E_LIMIT => b"physmap section exceeds a limit\0",
+        PHYSMAP_E_XENSTORE => b"xenstore error\0",
+        PHYSMAP_E_CONFLICT => b"xenstore transaction conflict, retries exhausted\0",
+        PHYSMAP_E_NOMEM => b"out of memory\0",
+        PHYSMAP_E_ABI => b"ABI version mismatch\0",
+        PHYSMAP_E_INTERNAL => b"internal error in physmap-hooks\0",
+        _ => b"unknown physmap-hooks error code\0",
+    };
+    text.as_ptr().cast()
+}
+
+/// The ABI version this library implements (PHYSMAP_ABI_VERSION). libxl checks it right
+/// after `dlopen`.
+#[no_mangle]
+pub extern "C" fn physmap_abi_version() -> u32 {
+    PHYSMAP_ABI_VERSION
+}

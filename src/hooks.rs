@@ -1,0 +1,194 @@
+//! Save and restore of one domain's physmap records: the record model and a wire format on
+//! one side, xenstore on the other.
+//!
+//! * Save reads every record in one transaction, so it sees one consistent state even while
+//!   QEMU rewrites an entry, validates it with the decoding rules, and encodes it.
+//! * Restore decodes and validates the whole section before touching xenstore, then replaces
+//!   the domain's `physmap` directory in one transaction: all of it lands, or nothing does.
+
+use crate::error::{Error, Location, SectionError};
+use crate::format::{self, Format};
+use crate::logging::CallLog;
+use crate::record::{parse_hex, PhysmapRecord, RecordName, Section, MAX_RECORDS};
+use crate::xenstore::{xs_permissions, Tx, Xenstore, XS_PERM_NONE, XS_PERM_READ};
+
+/// The guest domain and the domain whose device model (QEMU) serves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Domain {
+    pub domid: u32,
+    /// 0 when QEMU runs in dom0; the stub domain's id otherwise (`libxl_get_stubdom_id`).
+    pub dm_domid: u32,
+}
+
+impl Domain {
+    /// `/local/domain/<dm_domid>/device-model/<domid>`, where libxl and QEMU keep the
+    /// device model's state for this guest.
+    pub fn device_model_dir(&self) -> String {
+        format!(
+            "/local/domain/{}/device-model/{}",
+            self.dm_domid, self.domid
+        )
+    }
+
+    /// The directory holding one subdirectory per physmap record.
+    pub fn physmap_dir(&self) -> String {
+        format!("{}/physmap", self.device_model_dir())
+    }
+}
+
+/// Reads the domain's records in one transaction and encodes them in `format`.
+/// No `physmap` directory, or an empty one, gives an empty section (no bytes).
+pub fn save(
+    xs: &Xenstore,
+    domain: Domain,
+    format: Format,
+    log: &CallLog,
+) -> Result<Vec<u8>, Error> {
+    let committed = xs.transaction(|tx| read_section(tx, domain))?;
+    let section = committed.value;
+    let bytes = if section.is_empty() {
+        Vec::new()
+    } else {
+        format::encode(&section, format)
+    };
+    log.info(format_args!(
+        "saved {} physmap records as {} ({} bytes, {} transaction conflicts)",
+        section.len(),
+        format,
+        bytes.len(),
+        committed.conflicts
+    ));
+    Ok(bytes)
+}
+
+/// Reads and validates every record under the domain's `physmap` directory.
+pub fn read_section(tx: &Tx<'_>, domain: Domain) -> Result<Section, Error> {
+    let dir = domain.physmap_dir();
+    let Some(entries) = tx.directory(&dir)? else {
+        return Ok(Section::default());
+    };
+    if entries.len() > MAX_RECORDS {
+        return Err(SectionError::TooManyRecords {
+            at: Location::Path(dir),
+            max: MAX_RECORDS,
+        }
+        .into());
+    }
+    let mut located = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let base = format!("{dir}/{entry}");
+        let phys_offset = parse_hex(
+            entry.as_bytes(),
+            "phys_offset",
+            Location::Path(base.clone()),
+        )?;
+        let number = |field: &'static str| -> Result<u64, Error> {
+            let path = format!("{base}/{field}");
+            match tx.read(&path)? {
+                Some(text) => Ok(parse_hex(&text, field, Location::Path(path))?),
+                None => Err(SectionError::MissingField {
+                    at: Location::Path(base.clone()),
+                    field,
+                }
+                .into()),
+            }
+        };
+        let start_addr = number("start_addr")?;
+        let size = number("size")?;
+        let name_path = format!("{base}/name");
+        let name = match tx.read(&name_path)? {
+            Some(text) => Some(RecordName::new(&text, Location::Path(name_path))?),
+            None => None,
+        };
+        located.push((
+            PhysmapRecord {
+                phys_offset,
+                start_addr,
+                size,
+                name,
+            },
+            Location::Path(base),
+        ));
+    }
+    Ok(Section::from_located(located)?)
+}
+
+/// Decodes `bytes` (detecting the format when `format` is `None`), then replaces the
+/// domain's `physmap` directory with its records in one transaction. Returns the number of
+/// records written. An empty section writes nothing.
+pub fn restore(
+    xs: &Xenstore,
+    domain: Domain,
+    bytes: &[u8],
+    format: Option<Format>,
+    log: &CallLog,
+) -> Result<usize, Error> {
+    let (format, section) = format::decode(bytes, format)?;
+    if section.is_empty() {
+        log.debug(format_args!("restore: empty section, nothing to write"));
+        return Ok(0);
+    }
+    restore_section(xs, domain, &section, format, bytes.len(), log)?;
+    Ok(section.len())
+}
+
+/// Writes an already decoded, non-empty section (`format` and `len` are for the log line).
+pub fn restore_section(
+    xs: &Xenstore,
+    domain: Domain,
+    section: &Section,
+    format: Format,
+    len: usize,
+    log: &CallLog,
+) -> Result<(), Error> {
+    let committed = xs.transaction(|tx| write_section(tx, domain, section))?;
+    log.info(format_args!(
+        "restored {} physmap records from {} ({} bytes, {} transaction conflicts)",
+        section.len(),
+        format,
+        len,
+        committed.conflicts
+    ));
+    Ok(())
+}
+
+/// Replaces the domain's `physmap` directory with `section`'s records.
+///
+/// New nodes inherit the permissions of their parent, so the records get those of the
+/// device-model directory, as QEMU's own writes do. When that directory does not exist yet,
+/// it is created owned by the device-model domain, with read access for the guest when the
+/// device model runs in a stub domain: the permissions `libxl__spawn_stub_dm` gives it.
+pub fn write_section(tx: &Tx<'_>, domain: Domain, section: &Section) -> Result<(), Error> {
+    let dm_dir = domain.device_model_dir();
+    if tx.read(&dm_dir)?.is_none() {
+        tx.mkdir(&dm_dir)?;
+        let owner = xs_permissions {
+            id: domain.dm_domid,
+            perms: XS_PERM_NONE,
+        };
+        let guest_reads = xs_permissions {
+            id: domain.domid,
+            perms: XS_PERM_READ,
+        };
+        let perms: &[xs_permissions] = if domain.dm_domid == 0 {
+            &[owner]
+        } else {
+            &[owner, guest_reads]
+        };
+        tx.set_permissions(&dm_dir, perms)?;
+    }
+    let dir = domain.physmap_dir();
+    tx.rm(&dir)?;
+    for r in section.records() {
+        let base = format!("{dir}/{:x}", r.phys_offset);
+        tx.write(
+            &format!("{base}/start_addr"),
+            format!("{:x}", r.start_addr).as_bytes(),
+        )?;
+        tx.write(&format!("{base}/size"), format!("{:x}", r.size).as_bytes())?;
+        if let Some(name) = &r.name {
+            tx.write(&format!("{base}/name"), name.as_str().as_bytes())?;
+        }
+    }
+    Ok(())
+}

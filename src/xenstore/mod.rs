@@ -1,0 +1,290 @@
+//! Safe access to xenstore through `libxenstore`: a connection that is either borrowed from
+//! the caller (libxl passes its own `struct xs_handle *`) or opened and closed here, and
+//! transactions that are retried as a whole when xenstored reports a conflict.
+//!
+//! Every buffer libxenstore returns is copied and freed before a method returns.
+
+mod sys;
+
+pub use sys::{xs_permissions, XS_PERM_NONE, XS_PERM_READ, XS_PERM_WRITE};
+
+use crate::error::Error;
+use std::ffi::CString;
+use std::io;
+use std::os::raw::{c_uint, c_void};
+use std::ptr::NonNull;
+use std::time::Duration;
+
+/// Attempts of one transaction before a save or restore gives up with
+/// [`Error::Conflict`]: the first try and up to 15 retries.
+pub const MAX_TRANSACTION_ATTEMPTS: u32 = 16;
+
+/// Pause before retry `n` (1-based): 0.5 ms doubling up to 32 ms, 0.3 s over all retries.
+/// Short, because a conflict means another writer just committed and is likely done.
+fn backoff(retry: u32) -> Duration {
+    Duration::from_micros(500 << retry.min(7).saturating_sub(1))
+}
+
+/// A connection to xenstored.
+pub struct Xenstore {
+    handle: NonNull<sys::xs_handle>,
+    owned: bool,
+}
+
+// libxenstore serialises requests on one handle with its own mutexes (it is built with
+// pthreads on every distribution Xen supports), and libxl shares CTX->xsh between threads.
+unsafe impl Send for Xenstore {}
+unsafe impl Sync for Xenstore {}
+
+impl Xenstore {
+    /// Opens a connection with `xs_open(0)`, which honours `XENSTORED_PATH`; closed on drop.
+    pub fn open() -> Result<Self, Error> {
+        // SAFETY: no pointer arguments.
+        let handle = unsafe { sys::xs_open(0) };
+        NonNull::new(handle)
+            .map(|handle| Xenstore {
+                handle,
+                owned: true,
+            })
+            .ok_or_else(|| Error::Xenstore {
+                op: "open",
+                path: String::new(),
+                source: io::Error::last_os_error(),
+            })
+    }
+
+    /// Uses the caller's `struct xs_handle *` without taking ownership (never closed here).
+    ///
+    /// # Safety
+    /// `handle` must be a live handle from `xs_open` that outlives the returned value.
+    pub unsafe fn borrow(handle: NonNull<c_void>) -> Self {
+        Xenstore {
+            handle: handle.cast(),
+            owned: false,
+        }
+    }
+
+    /// Operations outside any transaction, each one atomic on its own (as QEMU writes).
+    pub fn direct(&self) -> Tx<'_> {
+        Tx {
+            xs: self,
+            id: sys::XBT_NULL,
+        }
+    }
+
+    /// Runs `body` in a transaction and commits it. When the commit fails with `EAGAIN`
+    /// (another connection changed a node this transaction touched), `body` runs again in a
+    /// new transaction, at most [`MAX_TRANSACTION_ATTEMPTS`] times in all. An error from
+    /// `body` aborts the transaction: nothing it wrote becomes visible.
+    pub fn transaction<T>(
+        &self,
+        mut body: impl FnMut(&Tx<'_>) -> Result<T, Error>,
+    ) -> Result<Committed<T>, Error> {
+        for attempt in 1..=MAX_TRANSACTION_ATTEMPTS {
+            if attempt > 1 {
+                std::thread::sleep(backoff(attempt - 1));
+            }
+            // SAFETY: the handle is live for &self.
+            let id = unsafe { sys::xs_transaction_start(self.handle.as_ptr()) };
+            if id == sys::XBT_NULL {
+                return Err(xs_error("transaction_start", ""));
+            }
+            let tx = Tx { xs: self, id };
+            let value = match body(&tx) {
+                Ok(value) => value,
+                Err(e) => {
+                    // SAFETY: as above; the result is irrelevant, the transaction is dropped
+                    // by xenstored either way.
+                    unsafe { sys::xs_transaction_end(self.handle.as_ptr(), id, true) };
+                    return Err(e);
+                }
+            };
+            // SAFETY: as above.
+            if unsafe { sys::xs_transaction_end(self.handle.as_ptr(), id, false) } {
+                return Ok(Committed {
+                    value,
+                    conflicts: attempt - 1,
+                });
+            }
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EAGAIN) {
+                return Err(Error::Xenstore {
+                    op: "transaction_end",
+                    path: String::new(),
+                    source: err,
+                });
+            }
+        }
+        Err(Error::Conflict {
+            attempts: MAX_TRANSACTION_ATTEMPTS,
+        })
+    }
+
+    /// The raw handle, for callers that pass it on.
+    pub fn as_ptr(&self) -> *mut c_void {
+        self.handle.as_ptr().cast()
+    }
+}
+
+impl Drop for Xenstore {
+    fn drop(&mut self) {
+        if self.owned {
+            // SAFETY: opened by us in `open`, closed exactly once.
+            unsafe { sys::xs_close(self.handle.as_ptr()) };
+        }
+    }
+}
+
+/// The result of a committed transaction and how many conflicts it took.
+#[derive(Debug)]
+pub struct Committed<T> {
+    pub value: T,
+    pub conflicts: u32,
+}
+
+/// Operations within one transaction (or outside any, from [`Xenstore::direct`]).
+pub struct Tx<'a> {
+    xs: &'a Xenstore,
+    id: sys::xs_transaction_t,
+}
+
+impl Tx<'_> {
+    /// Children of `path`, or `None` if it does not exist.
+    pub fn directory(&self, path: &str) -> Result<Option<Vec<String>>, Error> {
+        let c_path = c_path(path)?;
+        let mut num: c_uint = 0;
+        // SAFETY: live handle, NUL-terminated path, valid out-pointer.
+        let list = unsafe { sys::xs_directory(self.handle(), self.id, c_path.as_ptr(), &mut num) };
+        let Some(list) = NonNull::new(list) else {
+            return absent_or_error("directory", path);
+        };
+        let entries = (0..num as usize)
+            .map(|i| {
+                // SAFETY: libxenstore returns `num` valid C strings inside the block.
+                unsafe { std::ffi::CStr::from_ptr(*list.as_ptr().add(i)) }
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        // SAFETY: one malloc'ed block, released once.
+        unsafe { libc::free(list.as_ptr().cast()) };
+        Ok(Some(entries))
+    }
+
+    /// The value of `path`, or `None` if it does not exist.
+    pub fn read(&self, path: &str) -> Result<Option<Vec<u8>>, Error> {
+        let c_path = c_path(path)?;
+        let mut len: c_uint = 0;
+        // SAFETY: live handle, NUL-terminated path, valid out-pointer.
+        let value = unsafe { sys::xs_read(self.handle(), self.id, c_path.as_ptr(), &mut len) };
+        let Some(value) = NonNull::new(value) else {
+            return absent_or_error("read", path);
+        };
+        // SAFETY: libxenstore returns `len` readable bytes (plus a NUL we do not copy).
+        let bytes =
+            unsafe { std::slice::from_raw_parts(value.as_ptr() as *const u8, len as usize) }
+                .to_vec();
+        // SAFETY: malloc'ed by libxenstore, released once.
+        unsafe { libc::free(value.as_ptr()) };
+        Ok(Some(bytes))
+    }
+
+    /// Creates or overwrites `path` (and any missing parent) with `value`.
+    pub fn write(&self, path: &str, value: &[u8]) -> Result<(), Error> {
+        let c_path = c_path(path)?;
+        let len = c_uint::try_from(value.len())
+            .map_err(|_| Error::InvalidArgument(format!("value for {path} too long")))?;
+        // SAFETY: live handle, NUL-terminated path, `len` readable bytes.
+        let ok = unsafe {
+            sys::xs_write(
+                self.handle(),
+                self.id,
+                c_path.as_ptr(),
+                value.as_ptr().cast(),
+                len,
+            )
+        };
+        ok.then_some(()).ok_or_else(|| xs_error("write", path))
+    }
+
+    /// Creates `path` (and any missing parent) with an empty value.
+    pub fn mkdir(&self, path: &str) -> Result<(), Error> {
+        let c_path = c_path(path)?;
+        // SAFETY: live handle, NUL-terminated path.
+        let ok = unsafe { sys::xs_mkdir(self.handle(), self.id, c_path.as_ptr()) };
+        ok.then_some(()).ok_or_else(|| xs_error("mkdir", path))
+    }
+
+    /// Removes `path` and everything below it; a missing `path` is not an error.
+    pub fn rm(&self, path: &str) -> Result<(), Error> {
+        let c_path = c_path(path)?;
+        // SAFETY: live handle, NUL-terminated path.
+        if unsafe { sys::xs_rm(self.handle(), self.id, c_path.as_ptr()) } {
+            return Ok(());
+        }
+        absent_or_error("rm", path).map(|_: Option<()>| ())
+    }
+
+    /// The permissions of `path`: owner (with the default for everyone else) first.
+    pub fn get_permissions(&self, path: &str) -> Result<Vec<xs_permissions>, Error> {
+        let c_path = c_path(path)?;
+        let mut num: c_uint = 0;
+        // SAFETY: live handle, NUL-terminated path, valid out-pointer.
+        let perms =
+            unsafe { sys::xs_get_permissions(self.handle(), self.id, c_path.as_ptr(), &mut num) };
+        let perms = NonNull::new(perms).ok_or_else(|| xs_error("get_permissions", path))?;
+        // SAFETY: libxenstore returns `num` entries in one malloc'ed block, released once.
+        let list = unsafe { std::slice::from_raw_parts(perms.as_ptr(), num as usize) }.to_vec();
+        unsafe { libc::free(perms.as_ptr().cast()) };
+        Ok(list)
+    }
+
+    /// Replaces the permissions of `path`; the first entry names the owner.
+    pub fn set_permissions(&self, path: &str, perms: &[xs_permissions]) -> Result<(), Error> {
+        let c_path = c_path(path)?;
+        let mut perms = perms.to_vec();
+        // SAFETY: live handle, NUL-terminated path, `perms.len()` entries (libxenstore does
+        // not write through the pointer despite its non-const type).
+        let ok = unsafe {
+            sys::xs_set_permissions(
+                self.handle(),
+                self.id,
+                c_path.as_ptr(),
+                perms.as_mut_ptr(),
+                perms.len() as c_uint,
+            )
+        };
+        ok.then_some(())
+            .ok_or_else(|| xs_error("set_permissions", path))
+    }
+
+    fn handle(&self) -> *mut sys::xs_handle {
+        self.xs.handle.as_ptr()
+    }
+}
+
+fn c_path(path: &str) -> Result<CString, Error> {
+    CString::new(path).map_err(|_| Error::InvalidArgument(format!("NUL in xenstore path {path:?}")))
+}
+
+/// The error of the libxenstore call that just failed, from `errno`.
+fn xs_error(op: &'static str, path: &str) -> Error {
+    Error::Xenstore {
+        op,
+        path: path.to_owned(),
+        source: io::Error::last_os_error(),
+    }
+}
+
+/// `Ok(None)` when the call that just failed did so because the node does not exist.
+fn absent_or_error<T>(op: &'static str, path: &str) -> Result<Option<T>, Error> {
+    let err = io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::ENOENT) {
+        return Ok(None);
+    }
+    Err(Error::Xenstore {
+        op,
+        path: path.to_owned(),
+        source: err,
+    })
+}
