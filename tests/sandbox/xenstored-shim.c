@@ -1,0 +1,140 @@
+/*
+ * LD_PRELOAD shim that lets Debian 12's C xenstored (4.17) run without a
+ * hypervisor, so tests talk to the real daemon over its unix socket.
+ *
+ * xenstored cannot start unless it introduces dom0 (-D leaves the store
+ * uninitialised and the first request crashes it).  Introducing dom0 needs
+ * libxenctrl, libxengnttab, libxenevtchn and two /proc/xen files; this shim
+ * answers exactly the calls xenstored 4.17 imports (`nm -D xenstored`).
+ * Every process gets its own state (memfds, eventfd): no shared paths, so
+ * any number of daemons can run side by side.
+ *
+ * gcc -shared -fPIC -Wall -Wextra -Werror -O2 -o shim.so xenstored-shim.c -ldl
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <xenctrl.h>
+#include <xenevtchn.h>
+#include <xengnttab.h>
+
+/* Any non-NULL pointer will do: xenstored only passes handles back to us. */
+static int dummy_handle;
+
+/* --- libxenctrl: domain_init() opens it; get_domain_info() asks whether a
+ * domain exists.  Say yes, running, for any asked domid (dom0 at start-up,
+ * domids named in permission lists later).  Fill exactly one xc_dominfo_t:
+ * the caller's buffer is a single struct on its stack. */
+xc_interface *xc_interface_open(xentoollog_logger *l, xentoollog_logger *dl,
+                                unsigned flags)
+{ (void)l; (void)dl; (void)flags; return (xc_interface *)&dummy_handle; }
+
+int xc_interface_close(xc_interface *xch) { (void)xch; return 0; }
+
+int xc_domain_getinfo(xc_interface *xch, uint32_t first_domid,
+                      unsigned int max_doms, xc_dominfo_t *info)
+{
+    (void)xch;
+    if (max_doms == 0)
+        return 0;
+    memset(info, 0, sizeof(*info));
+    info->domid = first_domid;
+    info->running = 1;
+    return 1;
+}
+
+/* --- libxengnttab: opened at start-up; mapping a guest's ring page only
+ * happens for introduced guests, which never exist here, so refuse it. */
+xengnttab_handle *xengnttab_open(xentoollog_logger *l, unsigned flags)
+{ (void)l; (void)flags; return (xengnttab_handle *)&dummy_handle; }
+int xengnttab_close(xengnttab_handle *h) { (void)h; return 0; }
+int xengnttab_set_max_grants(xengnttab_handle *h, uint32_t n)
+{ (void)h; (void)n; return 0; }
+void *xengnttab_map_grant_ref(xengnttab_handle *h, uint32_t domid,
+                              uint32_t ref, int prot)
+{ (void)h; (void)domid; (void)ref; (void)prot; return NULL; }
+int xengnttab_unmap(xengnttab_handle *h, void *addr, uint32_t count)
+{ (void)h; (void)addr; (void)count; return 0; }
+
+/* --- libxenevtchn: xenstored poll()s xenevtchn_fd().  An eventfd that is
+ * never signalled is a valid fd that never becomes readable, so
+ * xenevtchn_pending() is never reached; answer -1 if it is anyway. */
+static int evtchn_fd = -1;
+static evtchn_port_t next_port = 1;
+
+xenevtchn_handle *xenevtchn_open(xentoollog_logger *l, unsigned flags)
+{
+    (void)l; (void)flags;
+    if (evtchn_fd < 0)
+        evtchn_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    return evtchn_fd < 0 ? NULL : (xenevtchn_handle *)&evtchn_fd;
+}
+/* Live update hands the fd over to the new binary; adopt it. */
+xenevtchn_handle *xenevtchn_fdopen(xentoollog_logger *l, int fd, unsigned flags)
+{ (void)l; (void)flags; evtchn_fd = fd; return (xenevtchn_handle *)&evtchn_fd; }
+int xenevtchn_fd(xenevtchn_handle *h) { (void)h; return evtchn_fd; }
+int xenevtchn_notify(xenevtchn_handle *h, evtchn_port_t p)
+{ (void)h; (void)p; return 0; }
+xenevtchn_port_or_error_t xenevtchn_bind_virq(xenevtchn_handle *h,
+                                              unsigned int virq)
+{ (void)h; (void)virq; return next_port++; }
+xenevtchn_port_or_error_t xenevtchn_bind_interdomain(xenevtchn_handle *h,
+        uint32_t domid, evtchn_port_t remote)
+{ (void)h; (void)domid; (void)remote; return next_port++; }
+xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *h)
+{ (void)h; return -1; }
+int xenevtchn_unbind(xenevtchn_handle *h, evtchn_port_t p)
+{ (void)h; (void)p; return 0; }
+int xenevtchn_unmask(xenevtchn_handle *h, evtchn_port_t p)
+{ (void)h; (void)p; return 0; }
+
+/* --- /proc/xen: dom0_init() reads dom0's event channel from xsd_port and
+ * mmap()s dom0's ring page from xsd_kva.  Serve both from memfds: "1", and
+ * one zeroed page (an empty ring: dom0 never sends anything over it). */
+static int fake_proc_xen(const char *path)
+{
+    int fd;
+
+    if (strcmp(path, "/proc/xen/xsd_port") == 0) {
+        fd = memfd_create("xsd_port", MFD_CLOEXEC);
+        if (fd >= 0 && (write(fd, "1", 1) != 1 || lseek(fd, 0, SEEK_SET)))
+            return close(fd), -1;
+        return fd;
+    }
+    if (strcmp(path, "/proc/xen/xsd_kva") == 0) {
+        fd = memfd_create("xsd_kva", MFD_CLOEXEC);
+        if (fd >= 0 && ftruncate(fd, getpagesize()))
+            return close(fd), -1;
+        return fd;
+    }
+    return -2; /* not ours */
+}
+
+/* xenstored imports open(); open64() is the same call, caught in case a
+ * rebuild uses it.  Everything else goes to the real libc function. */
+#define WRAP_OPEN(name)                                                      \
+    int name(const char *path, int flags, ...)                               \
+    {                                                                        \
+        static int (*real)(const char *, int, ...);                          \
+        mode_t mode = 0;                                                     \
+        int fd = fake_proc_xen(path);                                        \
+        if (fd != -2)                                                        \
+            return fd;                                                       \
+        if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {         \
+            va_list ap;                                                      \
+            va_start(ap, flags);                                             \
+            mode = va_arg(ap, mode_t);                                       \
+            va_end(ap);                                                      \
+        }                                                                    \
+        if (!real)                                                           \
+            real = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, #name); \
+        return real(path, flags, mode);                                      \
+    }
+WRAP_OPEN(open)
+WRAP_OPEN(open64)

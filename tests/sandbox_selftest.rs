@@ -1,0 +1,177 @@
+//! Checks the xenstored sandbox itself (tests/common/sandbox.rs) and pins
+//! down the daemon behaviour the other tests rely on.
+
+mod common;
+
+use common::sandbox::Sandbox;
+use physmap_hooks::xenstore::Xenstore;
+use std::path::Path;
+
+const START_ADDR: &str = "/local/domain/0/device-model/1/physmap/f0000000/start_addr";
+
+#[test]
+fn write_read_dump() {
+    let sb = Sandbox::start();
+    sb.write(START_ADDR, "f0000000");
+    let out = sb.tool("xenstore-read", &[START_ADDR]);
+    assert!(out.status.success());
+    assert_eq!(out.stdout, b"f0000000\n");
+    assert_eq!(sb.read(START_ADDR).as_deref(), Some("f0000000"));
+    assert_eq!(sb.read("/nonexistent"), None);
+    // Parents are created implicitly, empty, with the parent's perms.
+    let dump = sb.dump();
+    assert!(
+        dump.contains(&format!("{START_ADDR} = \"f0000000\"   (n0)\n")),
+        "{dump}"
+    );
+    assert!(
+        dump.contains("/local/domain/0/device-model/1/physmap = \"\"   (n0)\n"),
+        "{dump}"
+    );
+}
+
+#[test]
+fn fresh_store_holds_only_tool_xenstored() {
+    let sb = Sandbox::start();
+    assert_eq!(
+        sb.dump(),
+        "/tool = \"\"   (n0)\n/tool/xenstored = \"\"   (n0)\n"
+    );
+}
+
+#[test]
+fn children_inherit_parent_permissions() {
+    let sb = Sandbox::start();
+    let dm = "/local/domain/0/device-model/5";
+    sb.write(dm, "");
+    assert!(sb
+        .tool("xenstore-chmod", &[dm, "n0", "r5"])
+        .status
+        .success());
+    sb.write(&format!("{dm}/physmap/f0000000/size"), "800000");
+    let dump = sb.dump();
+    assert!(dump.contains(&format!("{dm} = \"\"   (n0,r5)\n")), "{dump}");
+    assert!(
+        dump.contains(&format!("{dm}/physmap = \"\"   (n0,r5)\n")),
+        "{dump}"
+    );
+    assert!(
+        dump.contains(&format!(
+            "{dm}/physmap/f0000000/size = \"800000\"   (n0,r5)\n"
+        )),
+        "{dump}"
+    );
+}
+
+#[test]
+fn parallel_sandboxes_are_independent() {
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let a = Sandbox::start();
+                let b = Sandbox::start();
+                assert_ne!(a.socket(), b.socket());
+                a.write(START_ADDR, &format!("a{i}"));
+                b.write(START_ADDR, &format!("b{i}"));
+                assert_eq!(a.read(START_ADDR), Some(format!("a{i}")));
+                assert_eq!(b.read(START_ADDR), Some(format!("b{i}")));
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn drop_kills_daemon_and_removes_dir() {
+    let sb = Sandbox::start();
+    let pid = sb.pid();
+    let dir = sb.dir().to_path_buf();
+    let proc_dir = format!("/proc/{pid}");
+    assert!(Path::new(&proc_dir).exists());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("xenstored.pid")).unwrap(),
+        format!("{pid}\n")
+    );
+    drop(sb);
+    assert!(
+        !Path::new(&proc_dir).exists(),
+        "xenstored {pid} still alive"
+    );
+    assert!(!dir.exists());
+}
+
+#[test]
+fn kill_is_idempotent_and_restart_starts_empty() {
+    let mut sb = Sandbox::start();
+    sb.write("/a", "1");
+    let old = sb.pid();
+    sb.restart();
+    assert_ne!(sb.pid(), old);
+    assert_eq!(sb.read("/a"), None);
+    sb.kill();
+    sb.kill();
+    assert!(!sb.tool("xenstore-read", &["/tool"]).status.success());
+}
+
+/// `-M N` limits the node path length for dom0 too. Below
+/// `/local/domain/<any domid>/` only the part after that prefix counts;
+/// elsewhere the whole path does. Too long: EINVAL (reads too).
+#[test]
+fn path_max_applies_to_dom0_relative_to_domain_home() {
+    let sb = Sandbox::start_with_args(&["-M", "20"]);
+    let twenty = "a".repeat(20);
+    for home in ["/local/domain/0/", "/local/domain/7/"] {
+        sb.write(&format!("{home}{twenty}"), "v");
+        let out = sb.tool("xenstore-write", &[&format!("{home}{twenty}b"), "v"]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.starts_with("xenstore-write: could not write path /local/domain/"),
+            "{err}"
+        );
+    }
+    sb.write(&format!("/{}", "b".repeat(19)), "v"); // 20 bytes in all
+    assert!(!sb
+        .tool("xenstore-write", &[&format!("/{}", "b".repeat(20)), "v"])
+        .status
+        .success());
+    // What the physmap hooks write: 42 bytes after /local/domain/0/.
+    assert!(!sb
+        .tool("xenstore-write", &[START_ADDR, "f0000000"])
+        .status
+        .success());
+}
+
+#[test]
+fn trace_logs_requests() {
+    let sb = Sandbox::start_traced();
+    sb.write("/a", "b");
+    assert_eq!(sb.trace_requests(), ["WRITE (/a b)"]);
+}
+
+/// One read through libxenstore's `xs_open(0)`, the way the hooks connect.
+fn xs_read_once(path: &str) -> Option<String> {
+    let xs = Xenstore::open().expect("xs_open");
+    let value = xs.direct().read(path).expect("xs_read");
+    value.map(|v| String::from_utf8(v).unwrap())
+}
+
+#[test]
+fn with_env_points_libxenstore_at_the_sandbox() {
+    let a = Sandbox::start();
+    let b = Sandbox::start();
+    a.write("/who", "a");
+    b.write("/who", "b");
+    let before = std::env::var_os("XENSTORED_PATH");
+    for _ in 0..20 {
+        assert_eq!(a.with_env(|| xs_read_once("/who")).as_deref(), Some("a"));
+        assert_eq!(b.with_env(|| xs_read_once("/who")).as_deref(), Some("b"));
+    }
+    assert_eq!(std::env::var_os("XENSTORED_PATH"), before);
+    // Restored even when the closure panics.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| a.with_env(|| panic!("x"))));
+    assert!(r.is_err());
+    assert_eq!(std::env::var_os("XENSTORED_PATH"), before);
+}
