@@ -26,7 +26,7 @@ fn one_record_with_name() {
 #[test]
 fn one_record_without_name() {
     let s = Section::new(vec![record(0x1000, 0xa0000, 0x20000, None)]).unwrap();
-    let kv_bytes = b"physmap/1000/start_addr\0a0000\0physmap/1000/size\020000\0";
+    let kv_bytes = b"physmap/1000/start_addr\0a0000\0physmap/1000/size\x0020000\0";
     let legacy_bytes: Vec<u8> = [
         &[1, 0, 0, 0, 1, 0, 0, 0][..],
         &[0, 0x10, 0, 0, 0, 0, 0, 0],
@@ -54,13 +54,13 @@ fn three_records_given_out_of_order_encode_sorted() {
         record(0x2000, 0xd000_0000, 0x2000, Some("b")),
     ])
     .unwrap();
-    let expected: &[u8] = b"physmap/1000/start_addr\0c0000000\0physmap/1000/size\01000\0\
-physmap/2000/start_addr\0d0000000\0physmap/2000/size\02000\0physmap/2000/name\0b\0\
-physmap/3000/start_addr\0e0000000\0physmap/3000/size\01000\0physmap/3000/name\0c\0";
+    let expected: &[u8] = b"physmap/1000/start_addr\0c0000000\0physmap/1000/size\x001000\0\
+physmap/2000/start_addr\0d0000000\0physmap/2000/size\x002000\0physmap/2000/name\0b\0\
+physmap/3000/start_addr\0e0000000\0physmap/3000/size\x001000\0physmap/3000/name\0c\0";
     assert_eq!(kv::encode(&s), expected);
     // Pairs of a record may come in any order, records too: the same section.
-    let shuffled: &[u8] = b"physmap/3000/name\0c\0physmap/2000/size\02000\0\
-physmap/3000/size\01000\0physmap/1000/size\01000\0physmap/2000/name\0b\0\
+    let shuffled: &[u8] = b"physmap/3000/name\0c\0physmap/2000/size\x002000\0\
+physmap/3000/size\x001000\0physmap/1000/size\x001000\0physmap/2000/name\0b\0\
 physmap/3000/start_addr\0e0000000\0physmap/1000/start_addr\0c0000000\0\
 physmap/2000/start_addr\0d0000000\0";
     assert_eq!(kv::decode(shuffled).unwrap(), s);
@@ -83,7 +83,7 @@ fn maximum_sizes() {
     // "/size\0" (30) + "1000\0", "physmap/" + 16 + "/name\0" (30) + 255 + NUL.
     assert_eq!(kv_bytes.len(), 1024 * (36 + 17 + 30 + 5 + 30 + 256));
     assert!(kv_bytes.starts_with(
-        b"physmap/ffffffff00000000/start_addr\0fffffff000000000\0physmap/ffffffff00000000/size\01000\0physmap/ffffffff00000000/name\00000xxx"
+        b"physmap/ffffffff00000000/start_addr\0fffffff000000000\0physmap/ffffffff00000000/size\x001000\0physmap/ffffffff00000000/name\x000000xxx"
     ));
     assert_eq!(kv::decode(&kv_bytes).unwrap(), s);
     let wide = legacy::encode(&s, Layout::X86_64);
@@ -166,7 +166,7 @@ fn unknown_format_is_refused() {
 #[test]
 fn errors_say_where() {
     let err =
-        kv::decode(b"physmap/1000/start_addr\0a0000\0physmap/1000/size\00x1000\0").unwrap_err();
+        kv::decode(b"physmap/1000/start_addr\0a0000\0physmap/1000/size\x000x1000\0").unwrap_err();
     assert_eq!(
         err.to_string(),
         "byte offset 48 (key `physmap/1000/size`): size is \"0x1000\"; expected 1 to 16 lowercase hex digits without leading zeros"
@@ -180,7 +180,7 @@ fn errors_say_where() {
         err.to_string(),
         "byte offset 38: name is not NUL-terminated: expected 0x00 as its last byte, found 0x61"
     );
-    let err = kv::decode(b"physmap/1000/size\01000\0").unwrap_err();
+    let err = kv::decode(b"physmap/1000/size\x001000\0").unwrap_err();
     assert_eq!(
         err.to_string(),
         "byte offset 0 (key `physmap/1000`): record has no `start_addr`"

@@ -29,7 +29,7 @@ pub fn vram() -> Section {
 }
 
 pub const VRAM_KV: &[u8] = b"physmap/f0000000/start_addr\0f1000000\0\
-physmap/f0000000/size\0800000\0\
+physmap/f0000000/size\x00800000\0\
 physmap/f0000000/name\0vga.vram\0";
 
 /// version 1, count 1, then phys_offset, start_addr, size (u64 LE), namelen 9 (u32 LE),
@@ -129,7 +129,7 @@ pub fn rejection_cases() -> Vec<(&'static str, Format, Vec<u8>, Check)> {
         (
             "value without NUL",
             Format::XenstoreKv,
-            b"physmap/1000/size\01000".to_vec(),
+            b"physmap/1000/size\x001000".to_vec(),
             |e| matches!(e, E::ValueNotTerminated { .. }),
         ),
         ("empty key", Format::XenstoreKv, b"\0x\0".to_vec(), |e| {
@@ -156,13 +156,13 @@ pub fn rejection_cases() -> Vec<(&'static str, Format, Vec<u8>, Check)> {
         (
             "key too deep",
             Format::XenstoreKv,
-            b"physmap/1000/size/x\01000\0".to_vec(),
+            b"physmap/1000/size/x\x001000\0".to_vec(),
             |e| matches!(e, E::UnexpectedKey { .. }),
         ),
         (
             "key without field",
             Format::XenstoreKv,
-            b"physmap/1000\01000\0".to_vec(),
+            b"physmap/1000\x001000\0".to_vec(),
             |e| matches!(e, E::UnexpectedKey { .. }),
         ),
         (
@@ -182,7 +182,7 @@ pub fn rejection_cases() -> Vec<(&'static str, Format, Vec<u8>, Check)> {
         (
             "missing start_addr",
             Format::XenstoreKv,
-            b"physmap/1000/size\01000\0".to_vec(),
+            b"physmap/1000/size\x001000\0".to_vec(),
             |e| {
                 matches!(
                     e,
@@ -204,7 +204,7 @@ pub fn rejection_cases() -> Vec<(&'static str, Format, Vec<u8>, Check)> {
             Format::XenstoreKv,
             [
                 kv_record("1000", "a0000", "1000"),
-                b"physmap/1000/size\02000\0".to_vec(),
+                b"physmap/1000/size\x002000\0".to_vec(),
             ]
             .concat(),
             |e| matches!(e, E::DuplicateKey { .. }),
@@ -379,7 +379,7 @@ pub fn rejection_cases() -> Vec<(&'static str, Format, Vec<u8>, Check)> {
         (
             "count past the end",
             Format::LegacyV1,
-            legacy_section(2, &[ok_legacy.clone()]),
+            legacy_section(2, std::slice::from_ref(&ok_legacy)),
             |e| matches!(e, E::CountPastEnd { count: 2, .. }),
         ),
         (
@@ -439,7 +439,7 @@ pub fn rejection_cases() -> Vec<(&'static str, Format, Vec<u8>, Check)> {
             "trailing bytes",
             Format::LegacyV1,
             {
-                let mut v = legacy_section(1, &[ok_legacy.clone()]);
+                let mut v = legacy_section(1, std::slice::from_ref(&ok_legacy));
                 v.push(0);
                 v
             },
