@@ -7,7 +7,7 @@ mod common;
 
 use common::vectors::*;
 use physmap_hooks::format::{self, kv, legacy, legacy::Layout, Format};
-use physmap_hooks::{PhysmapRecord, Section, SectionError};
+use physmap_hooks::{Section, SectionError};
 
 #[test]
 fn one_record_with_name() {
