@@ -380,3 +380,148 @@ pub extern "C" fn physmap_strerror(rc: c_int) -> *const c_char {
 pub extern "C" fn physmap_abi_version() -> u32 {
     PHYSMAP_ABI_VERSION
 }
+
+#[cfg(test)]
+mod tests {
+    //! Argument checking and the panic boundary. These fail before any xenstore access, so
+    //! they need no daemon; the C test (tests/c/abi_test.c) covers the rest from C.
+    use super::*;
+    use std::ffi::CStr;
+
+    fn opts() -> physmap_hook_opts {
+        physmap_hook_opts {
+            abi_version: PHYSMAP_ABI_VERSION,
+            dm_domid: 0,
+            format: PHYSMAP_FORMAT_AUTO,
+            flags: 0,
+            xs_handle: ptr::null_mut(),
+            logger: ptr::null_mut(),
+        }
+    }
+
+    const UNTOUCHED: *mut u8 = 0x5a5a as *mut u8;
+
+    /// Runs the save hook with outputs preset to sentinels; returns the code and whether
+    /// the outputs were left alone.
+    fn save(opts: *const physmap_hook_opts) -> (c_int, bool) {
+        let (mut buf, mut len) = (UNTOUCHED, 0x5a5a_u32);
+        let rc = unsafe { physmap_save_hook(5, opts, &mut buf, &mut len) };
+        (rc, buf == UNTOUCHED && len == 0x5a5a)
+    }
+
+    #[test]
+    fn a_panic_comes_back_as_internal_error() {
+        INJECT_PANIC.with(|p| p.set(true));
+        assert_eq!(save(ptr::null()), (PHYSMAP_E_INTERNAL, true));
+        INJECT_PANIC.with(|p| p.set(true));
+        let rc = unsafe { physmap_restore_hook(5, ptr::null(), ptr::null(), 0) };
+        assert_eq!(rc, PHYSMAP_E_INTERNAL);
+    }
+
+    #[test]
+    fn save_checks_its_arguments() {
+        let mut len = 0u32;
+        let mut buf = ptr::null_mut();
+        assert_eq!(
+            unsafe { physmap_save_hook(5, ptr::null(), ptr::null_mut(), &mut len) },
+            PHYSMAP_E_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            unsafe { physmap_save_hook(5, ptr::null(), &mut buf, ptr::null_mut()) },
+            PHYSMAP_E_INVALID_ARGUMENT
+        );
+        for format in [PHYSMAP_FORMAT_LEGACY_V1_32, 4, u32::MAX] {
+            let o = physmap_hook_opts { format, ..opts() };
+            assert_eq!(
+                save(&o),
+                (PHYSMAP_E_INVALID_ARGUMENT, true),
+                "format {format}"
+            );
+        }
+        let o = physmap_hook_opts {
+            flags: 1 << 7,
+            ..opts()
+        };
+        assert_eq!(save(&o), (PHYSMAP_E_INVALID_ARGUMENT, true));
+        for abi_version in [0, 2, u32::MAX] {
+            let o = physmap_hook_opts {
+                abi_version,
+                ..opts()
+            };
+            assert_eq!(save(&o), (PHYSMAP_E_ABI, true), "abi {abi_version}");
+        }
+    }
+
+    #[test]
+    fn restore_checks_its_arguments() {
+        let restore = |o: &physmap_hook_opts, buf: *const u8, len| unsafe {
+            physmap_restore_hook(5, o, buf, len)
+        };
+        assert_eq!(restore(&opts(), ptr::null(), 1), PHYSMAP_E_INVALID_ARGUMENT);
+        // NULL with length 0 is an empty section: nothing to write, no xenstore needed.
+        assert_eq!(restore(&opts(), ptr::null(), 0), PHYSMAP_OK);
+        let o = physmap_hook_opts {
+            format: 4,
+            ..opts()
+        };
+        assert_eq!(restore(&o, b"x".as_ptr(), 1), PHYSMAP_E_INVALID_ARGUMENT);
+        let o = physmap_hook_opts {
+            flags: u32::MAX,
+            ..opts()
+        };
+        assert_eq!(restore(&o, ptr::null(), 0), PHYSMAP_E_INVALID_ARGUMENT);
+        let o = physmap_hook_opts {
+            abi_version: 2,
+            ..opts()
+        };
+        assert_eq!(restore(&o, ptr::null(), 0), PHYSMAP_E_ABI);
+        // Malformed input is refused before any connection is made.
+        assert_eq!(restore(&opts(), b"x".as_ptr(), 1), PHYSMAP_E_MALFORMED);
+        let huge = vec![b'p'; (1 << 20) + 1];
+        assert_eq!(
+            restore(&opts(), huge.as_ptr(), huge.len() as u32),
+            PHYSMAP_E_LIMIT
+        );
+    }
+
+    #[test]
+    fn every_code_has_a_distinct_static_description() {
+        let codes = [
+            PHYSMAP_OK,
+            PHYSMAP_E_INVALID_ARGUMENT,
+            PHYSMAP_E_MALFORMED,
+            PHYSMAP_E_LIMIT,
+            PHYSMAP_E_XENSTORE,
+            PHYSMAP_E_CONFLICT,
+            PHYSMAP_E_NOMEM,
+            PHYSMAP_E_ABI,
+            PHYSMAP_E_INTERNAL,
+        ];
+        let texts: Vec<&str> = codes
+            .iter()
+            .map(|&rc| {
+                unsafe { CStr::from_ptr(physmap_strerror(rc)) }
+                    .to_str()
+                    .unwrap()
+            })
+            .collect();
+        let mut unique = texts.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), codes.len(), "{texts:?}");
+        for unknown in [1, -9, i32::MIN, i32::MAX] {
+            let text = unsafe { CStr::from_ptr(physmap_strerror(unknown)) };
+            assert_eq!(text.to_str().unwrap(), "unknown physmap-hooks error code");
+        }
+        assert_eq!(physmap_abi_version(), PHYSMAP_ABI_VERSION);
+    }
+
+    #[test]
+    fn abi_version_matches_the_crate_major_version() {
+        // The soname (build.rs) is derived from the crate's major version.
+        assert_eq!(
+            env!("CARGO_PKG_VERSION_MAJOR").parse::<u32>().unwrap(),
+            PHYSMAP_ABI_VERSION
+        );
+    }
+}

@@ -1,0 +1,95 @@
+# physmap-hooks: build, test, demo, install.
+#
+#   make demo     save and restore records on a sandboxed real xenstored
+#   make check    every test (installs missing Debian packages first)
+#   make install  PREFIX=/usr/local DESTDIR= LIBDIR=$(PREFIX)/lib
+#
+# Both `demo` and `check` run scripts/bootstrap.sh, which installs the Debian 12
+# packages they need when they are missing.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+CC ?= gcc
+
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+MAJOR := $(firstword $(subst ., ,$(VERSION)))
+
+RELEASE := target/release
+LIB := $(RELEASE)/libphysmap_hooks.so
+HEADER := include/physmap_hooks.h
+CTEST := target/ctest
+TEST_CFLAGS := -Wall -Wextra -Werror -std=gnu11 -g -Iinclude
+VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full \
+	--errors-for-leak-kinds=definite,indirect
+SANDBOX := tests/sandbox/xenstored-sandbox.sh
+
+.PHONY: all build bootstrap header check-header check-symbols check lint \
+	test-rust test-c demo
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+build:
+	$(CARGO) build --release --locked
+
+$(LIB): build
+
+## The header is generated from src/ffi.rs and committed.
+header:
+	cbindgen --config cbindgen.toml --crate physmap-hooks --output $(HEADER) \
+		2> >(grep -v '^WARN: Skip .* (not `pub`)' >&2)
+
+check-header:
+	@tmp=$$(mktemp); trap 'rm -f $$tmp' EXIT; \
+	cbindgen --config cbindgen.toml --crate physmap-hooks --output $$tmp 2>/dev/null; \
+	if ! diff -u $(HEADER) $$tmp; then \
+		echo "$(HEADER) is stale: run 'make header' and commit it" >&2; exit 1; \
+	fi; echo "header: $(HEADER) is up to date"
+
+## The shared object exports exactly the functions of the header, and has its soname.
+check-symbols: build
+	@want=$$(sed -n 's/^[a-z].*[ *]\(physmap_[a-z_]*\)(.*/\1/p' $(HEADER) | sort); \
+	got=$$(nm -D --defined-only $(LIB) | awk '{print $$3}' | sort); \
+	if [ "$$want" != "$$got" ]; then \
+		echo "exported symbols differ from the header:"; \
+		diff <(echo "$$want") <(echo "$$got"); exit 1; \
+	fi; \
+	soname=$$(readelf -d $(LIB) | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p'); \
+	[ "$$soname" = "libphysmap_hooks.so.$(MAJOR)" ] || \
+		{ echo "soname is '$$soname'"; exit 1; }; \
+	echo "symbols: exactly the $$(echo "$$want" | wc -l) header functions; soname $$soname"
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+test-rust:
+	$(CARGO) test --locked
+
+$(CTEST)/abi_test: tests/c/abi_test.c $(HEADER)
+	@mkdir -p $(CTEST)
+	$(CC) $(TEST_CFLAGS) -o $@ $< -ldl -lxenstore -lxentoollog
+
+## The C program dlopen()s the library as patched libxl does, against a sandboxed
+## real xenstored; then once more under valgrind memcheck.
+test-c: build $(CTEST)/abi_test
+	@dir=$$(mktemp -d); trap '$(SANDBOX) stop '"$$dir"' >/dev/null; rm -rf '"$$dir" EXIT; \
+	eval "$$($(SANDBOX) start $$dir)"; \
+	$(CTEST)/abi_test $(LIB) && \
+	$(VALGRIND) $(CTEST)/abi_test $(LIB) && echo "abi_test under valgrind: no errors, no leaks"
+
+check: bootstrap lint check-header build check-symbols test-rust test-c
+	@echo "make check: all passed"
+
+## Saves and restores a guest's records on a sandboxed xenstored.
+demo: bootstrap build
+	@scripts/demo.sh $(LIB)
