@@ -92,4 +92,4 @@ check: bootstrap lint check-header build check-symbols test-rust test-c
 
 ## Saves and restores a guest's records on a sandboxed xenstored.
 demo: bootstrap build
-	@scripts/demo.sh $(LIB)
+	@demo/demo.sh $(LIB)

@@ -24,6 +24,8 @@ pub mod logging;
 /// cbindgen:ignore
 pub mod record;
 /// cbindgen:ignore
+pub mod savefile;
+/// cbindgen:ignore
 pub mod xenstore;
 
 pub use error::{Error, Location, SectionError};
