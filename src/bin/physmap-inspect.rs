@@ -317,7 +317,7 @@ fn savefile_cmd(args: &[String]) -> Outcome {
             String::new()
         };
         println!(
-            "{{\"mandatory_flags\":{},\"optional_flags\":{},\"config_bytes\":{},\"libxl_version\":{}{records},\"emulator_xenstore_data\":[{}]}}",
+            "{{\"mandatory_flags\":{},\"optional_flags\":{},\"optional_data_bytes\":{},\"libxl_version\":{}{records},\"emulator_xenstore_data\":[{}]}}",
             walked.header.mandatory_flags,
             walked.header.optional_flags,
             walked.header.optional_data_len,
@@ -327,7 +327,7 @@ fn savefile_cmd(args: &[String]) -> Outcome {
         return Ok(());
     }
     println!(
-        "{path}: xl savefile, libxl stream v{}, mandatory flags {:#x}, {} bytes of config",
+        "{path}: xl savefile, libxl stream v{}, mandatory flags {:#x}, {} bytes of optional data (domain config)",
         walked.libxl_version, walked.header.mandatory_flags, walked.header.optional_data_len
     );
     if sections.is_empty() {

@@ -265,7 +265,8 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn fresh_dir() -> PathBuf {
+/// A new, empty directory under the system temp dir, unique in this machine.
+pub fn fresh_dir() -> PathBuf {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
