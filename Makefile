@@ -30,8 +30,12 @@ VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full \
 	--errors-for-leak-kinds=definite,indirect
 SANDBOX := tests/sandbox/xenstored-sandbox.sh
 
+LIBNAME := libphysmap_hooks.so
+SONAME := $(LIBNAME).$(MAJOR)
+REALNAME := $(LIBNAME).$(VERSION)
+
 .PHONY: all build bootstrap header check-header check-symbols check lint \
-	test-rust test-c demo
+	test-rust test-c test-install demo install uninstall
 
 all: build
 
@@ -87,7 +91,45 @@ test-c: build $(CTEST)/abi_test
 	$(CTEST)/abi_test $(LIB) && \
 	$(VALGRIND) $(CTEST)/abi_test $(LIB) && echo "abi_test under valgrind: no errors, no leaks"
 
-check: bootstrap lint check-header build check-symbols test-rust test-c
+## Installs into a temporary DESTDIR, builds a C program with pkg-config against it,
+## runs it, and checks that uninstall removes every file.
+test-install: build
+	@dest=$$(mktemp -d); trap 'rm -rf '"$$dest" EXIT; \
+	$(MAKE) --no-print-directory -s install DESTDIR=$$dest PREFIX=/usr; \
+	export PKG_CONFIG_PATH=$$dest/usr/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$$dest; \
+	flags=$$(pkg-config --cflags --libs physmap-hooks); \
+	$(CC) $(TEST_CFLAGS) -o $$dest/pkgconfig_test tests/c/pkgconfig_test.c $$flags; \
+	readelf -d $$dest/pkgconfig_test | grep -q "NEEDED.*\[$(SONAME)\]"; \
+	LD_LIBRARY_PATH=$$dest/usr/lib $$dest/pkgconfig_test; \
+	LD_LIBRARY_PATH=$$dest/usr/lib $$dest/usr/bin/physmap-inspect --help >/dev/null; \
+	$(MAKE) --no-print-directory -s uninstall DESTDIR=$$dest PREFIX=/usr; \
+	rm -f $$dest/pkgconfig_test; \
+	left=$$(find $$dest ! -type d); \
+	if [ -n "$$left" ]; then echo "uninstall left: $$left"; exit 1; fi; \
+	echo "install: pkg-config build and run OK; uninstall removed every file"
+
+install: build
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
+		$(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/$(REALNAME)
+	ln -sf $(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME)
+	install -m 0644 $(HEADER) $(DESTDIR)$(INCLUDEDIR)/
+	install -m 0755 $(RELEASE)/physmap-inspect $(DESTDIR)$(BINDIR)/
+	install -m 0644 docs/physmap-inspect.1 $(DESTDIR)$(MANDIR)/man1/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+		physmap-hooks.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/physmap-hooks.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME) \
+		$(DESTDIR)$(LIBDIR)/$(LIBNAME) \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/physmap-hooks.pc \
+		$(DESTDIR)$(INCLUDEDIR)/physmap_hooks.h \
+		$(DESTDIR)$(BINDIR)/physmap-inspect \
+		$(DESTDIR)$(MANDIR)/man1/physmap-inspect.1
+
+check: bootstrap lint check-header build check-symbols test-rust test-c test-install
 	@echo "make check: all passed"
 
 ## Saves and restores a guest's records on a sandboxed xenstored.
