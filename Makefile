@@ -35,7 +35,7 @@ SONAME := $(LIBNAME).$(MAJOR)
 REALNAME := $(LIBNAME).$(VERSION)
 
 .PHONY: all build bootstrap header check-header check-symbols check lint \
-	test-rust test-c test-install demo install uninstall
+	test-rust test-c test-install fuzz bench demo install uninstall
 
 all: build
 
@@ -129,7 +129,16 @@ uninstall:
 		$(DESTDIR)$(BINDIR)/physmap-inspect \
 		$(DESTDIR)$(MANDIR)/man1/physmap-inspect.1
 
-check: bootstrap lint check-header build check-symbols test-rust test-c test-install
+## Each decoder's fuzz target for FUZZ_SECONDS (cargo-fuzz on stable, see fuzz/README.md).
+FUZZ_SECONDS ?= 60
+fuzz:
+	fuzz/run.sh $(FUZZ_SECONDS)
+
+## Benchmarks (never part of check): decode/encode of a 1024-record section.
+bench:
+	$(CARGO) bench --locked --bench codec
+
+check: bootstrap lint check-header build check-symbols test-rust test-c test-install fuzz
 	@echo "make check: all passed"
 
 ## Saves and restores a guest's records on a sandboxed xenstored.

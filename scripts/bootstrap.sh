@@ -11,6 +11,7 @@ packages=(
     xen-utils-4.17                  # the real C xenstored the tests run
     xenstore-utils                  # xenstore-read/-write/-ls/-rm/-chmod
     cbindgen                        # generates the C header
+    g++                             # builds libFuzzer for fuzz/run.sh
     valgrind                        # leak checks of the C ABI
 )
 
