@@ -77,15 +77,13 @@ pub fn read_section(tx: &Tx<'_>, domain: Domain) -> Result<Section, Error> {
     let mut located = Vec::with_capacity(entries.len());
     for entry in entries {
         let base = format!("{dir}/{entry}");
-        let phys_offset = parse_hex(
-            entry.as_bytes(),
-            "phys_offset",
-            Location::Path(base.clone()),
-        )?;
+        let node = |field: &str| format!("{base}/{field}");
+        let phys_offset = parse_hex(entry.as_bytes(), "phys_offset", || {
+            Location::Path(base.clone())
+        })?;
         let number = |field: &'static str| -> Result<u64, Error> {
-            let path = format!("{base}/{field}");
-            match tx.read(&path)? {
-                Some(text) => Ok(parse_hex(&text, field, Location::Path(path))?),
+            match tx.read(&node(field))? {
+                Some(text) => Ok(parse_hex(&text, field, || Location::Path(node(field)))?),
                 None => Err(SectionError::MissingField {
                     at: Location::Path(base.clone()),
                     field,
@@ -95,9 +93,8 @@ pub fn read_section(tx: &Tx<'_>, domain: Domain) -> Result<Section, Error> {
         };
         let start_addr = number("start_addr")?;
         let size = number("size")?;
-        let name_path = format!("{base}/name");
-        let name = match tx.read(&name_path)? {
-            Some(text) => Some(RecordName::new(&text, Location::Path(name_path))?),
+        let name = match tx.read(&node("name"))? {
+            Some(text) => Some(RecordName::check(&text, || Location::Path(node("name")))?),
             None => None,
         };
         located.push((
@@ -107,10 +104,12 @@ pub fn read_section(tx: &Tx<'_>, domain: Domain) -> Result<Section, Error> {
                 size,
                 name,
             },
-            Location::Path(base),
+            base,
         ));
     }
-    Ok(Section::from_located(located)?)
+    Ok(Section::from_located(located, |_, base| {
+        Location::Path(base.clone())
+    })?)
 }
 
 /// Decodes `bytes` (detecting the format when `format` is `None`), then replaces the

@@ -26,16 +26,22 @@ pub struct RecordName(String);
 impl RecordName {
     /// Checks `bytes` (without any NUL terminator) against the name rules.
     pub fn new(bytes: &[u8], at: Location) -> Result<Self, SectionError> {
+        Self::check(bytes, || at)
+    }
+
+    /// [`RecordName::new`], building the location only when there is an error: decoders
+    /// call this for every record, and a valid one should cost no allocation.
+    pub(crate) fn check(bytes: &[u8], at: impl FnOnce() -> Location) -> Result<Self, SectionError> {
         if bytes.len() > MAX_NAME_LEN {
             return Err(SectionError::NameTooLong {
-                at,
+                at: at(),
                 len: bytes.len(),
                 max: MAX_NAME_LEN,
             });
         }
         if let Some(index) = bytes.iter().position(|b| !(0x20..=0x7e).contains(b)) {
             return Err(SectionError::NameNotPrintable {
-                at,
+                at: at(),
                 index,
                 byte: bytes[index],
             });
@@ -78,9 +84,9 @@ impl PhysmapRecord {
     }
 
     /// Per-record rules: non-zero size, page alignment, no 64-bit overflow.
-    fn check(&self, at: &Location) -> Result<(), SectionError> {
+    fn check(&self, at: impl Fn() -> Location) -> Result<(), SectionError> {
         if self.size == 0 {
-            return Err(SectionError::ZeroSize { at: at.clone() });
+            return Err(SectionError::ZeroSize { at: at() });
         }
         for (field, value) in [
             ("phys_offset", self.phys_offset),
@@ -89,7 +95,7 @@ impl PhysmapRecord {
         ] {
             if value % PAGE_SIZE != 0 {
                 return Err(SectionError::Unaligned {
-                    at: at.clone(),
+                    at: at(),
                     field,
                     value,
                 });
@@ -101,7 +107,7 @@ impl PhysmapRecord {
         ] {
             if base.checked_add(self.size).is_none() {
                 return Err(SectionError::RangeOverflow {
-                    at: at.clone(),
+                    at: at(),
                     field,
                     base,
                     size: self.size,
@@ -122,31 +128,28 @@ pub struct Section {
 impl Section {
     /// Validates `records` (given in any order) and sorts them.
     pub fn new(records: Vec<PhysmapRecord>) -> Result<Self, SectionError> {
-        Self::from_located(
-            records
-                .into_iter()
-                .map(|r| {
-                    let at = Location::Record {
-                        phys_offset: r.phys_offset,
-                    };
-                    (r, at)
-                })
-                .collect(),
-        )
+        Self::from_located(records.into_iter().map(|r| (r, ())).collect(), |r, ()| {
+            Location::Record {
+                phys_offset: r.phys_offset,
+            }
+        })
     }
 
-    /// Like [`Section::new`], with the place each record came from for error messages.
-    pub(crate) fn from_located(
-        mut located: Vec<(PhysmapRecord, Location)>,
+    /// Like [`Section::new`], for records that came from somewhere: `locate` turns a record
+    /// and what the caller kept of its origin (a byte offset, a path) into the location an
+    /// error names. It runs only for the record at fault.
+    pub(crate) fn from_located<T>(
+        mut located: Vec<(PhysmapRecord, T)>,
+        locate: impl Fn(&PhysmapRecord, &T) -> Location,
     ) -> Result<Self, SectionError> {
-        if let Some((_, at)) = located.get(MAX_RECORDS) {
+        if let Some((r, origin)) = located.get(MAX_RECORDS) {
             return Err(SectionError::TooManyRecords {
-                at: at.clone(),
+                at: locate(r, origin),
                 max: MAX_RECORDS,
             });
         }
-        for (record, at) in &located {
-            record.check(at)?;
+        for (record, origin) in &located {
+            record.check(|| locate(record, origin))?;
         }
         // A stable sort keeps input order among equal keys, so the error names the later one.
         located.sort_by_key(|(r, _)| r.phys_offset);
@@ -154,20 +157,21 @@ impl Section {
             .windows(2)
             .find(|w| w[0].0.phys_offset == w[1].0.phys_offset)
         {
+            let (later, origin) = &pair[1];
             return Err(SectionError::DuplicateRecord {
-                at: pair[1].1.clone(),
-                phys_offset: pair[1].0.phys_offset,
+                at: locate(later, origin),
+                phys_offset: later.phys_offset,
             });
         }
-        let mut by_start: Vec<&(PhysmapRecord, Location)> = located.iter().collect();
+        let mut by_start: Vec<&(PhysmapRecord, T)> = located.iter().collect();
         by_start.sort_by_key(|(r, _)| r.start_addr);
         if let Some(pair) = by_start
             .windows(2)
             .find(|w| w[0].0.end_addr() > w[1].0.start_addr)
         {
-            let (earlier, (later, at)) = (&pair[0].0, pair[1]);
+            let (earlier, (later, origin)) = (&pair[0].0, pair[1]);
             return Err(SectionError::Overlap {
-                at: at.clone(),
+                at: locate(later, origin),
                 start: later.start_addr,
                 end: later.end_addr(),
                 other_phys_offset: earlier.phys_offset,
@@ -197,7 +201,13 @@ impl Section {
 /// Parses a number the way QEMU writes it (`PRIx64`): 1 to 16 lowercase hex digits, no `0x`,
 /// no leading zeros. Being strict makes the text form unique, so `physmap/f0000/` and
 /// `physmap/0f0000/` can never name the same record twice.
-pub fn parse_hex(text: &[u8], field: &'static str, at: Location) -> Result<u64, SectionError> {
+///
+/// `at` builds the error's location; it is called only on error.
+pub fn parse_hex(
+    text: &[u8],
+    field: &'static str,
+    at: impl FnOnce() -> Location,
+) -> Result<u64, SectionError> {
     let canonical = (1..=16).contains(&text.len())
         && text
             .iter()
@@ -205,7 +215,7 @@ pub fn parse_hex(text: &[u8], field: &'static str, at: Location) -> Result<u64, 
         && (text.len() == 1 || text[0] != b'0');
     if !canonical {
         return Err(SectionError::BadNumber {
-            at,
+            at: at(),
             field,
             found: String::from_utf8_lossy(text).into_owned(),
         });
@@ -237,7 +247,7 @@ mod tests {
 
     #[test]
     fn parse_hex_accepts_only_qemu_form() {
-        let at = || Location::Byte(0);
+        let at = || || Location::Byte(0);
         assert_eq!(parse_hex(b"0", "size", at()), Ok(0));
         assert_eq!(parse_hex(b"f0000000", "size", at()), Ok(0xf000_0000));
         assert_eq!(parse_hex(b"ffffffffffffffff", "size", at()), Ok(u64::MAX));

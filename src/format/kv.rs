@@ -45,14 +45,16 @@ enum Field {
 /// The pairs seen so far for one `phys_offset`.
 #[derive(Default)]
 struct PartialRecord {
-    /// Where the record's first key starts, and that key, for "record has no ..." errors.
-    first_key: Option<Location>,
+    /// Byte offset of the record's first key, for "record has no ..." errors.
+    first_key: usize,
     start_addr: Option<u64>,
     size: Option<u64>,
     name: Option<RecordName>,
 }
 
 /// Decodes and validates a whole XENSTORE_KV section.
+///
+/// Error locations (which copy the key) are built only when there is an error.
 pub fn decode(bytes: &[u8]) -> Result<Section, SectionError> {
     super::check_section_len(bytes)?;
     let mut partials: BTreeMap<u64, PartialRecord> = BTreeMap::new();
@@ -63,54 +65,54 @@ pub fn decode(bytes: &[u8]) -> Result<Section, SectionError> {
             at: Location::Byte(key_offset),
         })?;
         pos += key.len() + 1;
-        let key_at = Location::Key {
+        let at = |offset| Location::Key {
             key: String::from_utf8_lossy(key).into_owned(),
-            offset: key_offset,
+            offset,
         };
-        let (phys_offset, field) = parse_key(key, &key_at)?;
+        let (phys_offset, field) = parse_key(key, || at(key_offset))?;
 
         let value_offset = pos;
         let value = take_cstr(bytes, pos).ok_or_else(|| SectionError::ValueNotTerminated {
-            at: relocate(&key_at, value_offset),
+            at: at(value_offset),
         })?;
         pos += value.len() + 1;
-        let value_at = relocate(&key_at, value_offset);
 
         if !partials.contains_key(&phys_offset) && partials.len() == MAX_RECORDS {
             return Err(SectionError::TooManyRecords {
-                at: key_at,
+                at: at(key_offset),
                 max: MAX_RECORDS,
             });
         }
-        let partial = partials.entry(phys_offset).or_default();
+        let partial = partials.entry(phys_offset).or_insert(PartialRecord {
+            first_key: key_offset,
+            ..PartialRecord::default()
+        });
         let duplicate = match field {
             Field::StartAddr => partial.start_addr.is_some(),
             Field::Size => partial.size.is_some(),
             Field::Name => partial.name.is_some(),
         };
         if duplicate {
-            return Err(SectionError::DuplicateKey { at: key_at });
+            return Err(SectionError::DuplicateKey { at: at(key_offset) });
         }
+        let value_at = || at(value_offset);
         match field {
             Field::StartAddr => {
                 partial.start_addr = Some(parse_hex(value, "start_addr", value_at)?);
             }
             Field::Size => partial.size = Some(parse_hex(value, "size", value_at)?),
-            Field::Name => partial.name = Some(RecordName::new(value, value_at)?),
-        }
-        if partial.first_key.is_none() {
-            partial.first_key = Some(Location::Key {
-                key: format!("physmap/{phys_offset:x}"),
-                offset: key_offset,
-            });
+            Field::Name => partial.name = Some(RecordName::check(value, value_at)?),
         }
     }
 
+    let record_at = |phys_offset: u64, offset: usize| Location::Key {
+        key: format!("physmap/{phys_offset:x}"),
+        offset,
+    };
     let mut located = Vec::with_capacity(partials.len());
     for (phys_offset, partial) in partials {
-        let at = partial.first_key.expect("set with the first pair");
         let missing = |field| SectionError::MissingField {
-            at: at.clone(),
+            at: record_at(phys_offset, partial.first_key),
             field,
         };
         let record = PhysmapRecord {
@@ -119,9 +121,9 @@ pub fn decode(bytes: &[u8]) -> Result<Section, SectionError> {
             size: partial.size.ok_or_else(|| missing("size"))?,
             name: partial.name,
         };
-        located.push((record, at));
+        located.push((record, partial.first_key));
     }
-    Section::from_located(located)
+    Section::from_located(located, |r, &offset| record_at(r.phys_offset, offset))
 }
 
 /// The bytes from `pos` up to (not including) the next NUL, or None if there is none.
@@ -130,23 +132,12 @@ fn take_cstr(bytes: &[u8], pos: usize) -> Option<&[u8]> {
     rest.iter().position(|&b| b == 0).map(|n| &rest[..n])
 }
 
-/// The same key, pointing at another byte offset (the key's value).
-fn relocate(key_at: &Location, offset: usize) -> Location {
-    match key_at {
-        Location::Key { key, .. } => Location::Key {
-            key: key.clone(),
-            offset,
-        },
-        other => other.clone(),
-    }
-}
-
 /// Splits `physmap/<hex>/<field>` into its phys_offset and field.
-fn parse_key(key: &[u8], at: &Location) -> Result<(u64, Field), SectionError> {
-    let unexpected = || SectionError::UnexpectedKey { at: at.clone() };
+fn parse_key(key: &[u8], at: impl Fn() -> Location) -> Result<(u64, Field), SectionError> {
+    let unexpected = || SectionError::UnexpectedKey { at: at() };
     match key.first() {
-        None => return Err(SectionError::EmptyKey { at: at.clone() }),
-        Some(b'/') => return Err(SectionError::AbsoluteKey { at: at.clone() }),
+        None => return Err(SectionError::EmptyKey { at: at() }),
+        Some(b'/') => return Err(SectionError::AbsoluteKey { at: at() }),
         Some(_) => {}
     }
     let rest = key.strip_prefix(b"physmap/").ok_or_else(unexpected)?;
@@ -161,7 +152,7 @@ fn parse_key(key: &[u8], at: &Location) -> Result<(u64, Field), SectionError> {
         b"name" => Field::Name,
         _ => return Err(unexpected()),
     };
-    let phys_offset = parse_hex(hex, "phys_offset", at.clone())?;
+    let phys_offset = parse_hex(hex, "phys_offset", at)?;
     Ok((phys_offset, field))
 }
 

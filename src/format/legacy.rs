@@ -152,7 +152,7 @@ pub fn decode(bytes: &[u8], layout: Layout) -> Result<Section, SectionError> {
                         at: Location::Byte(name_start + i),
                     });
                 }
-                Some(RecordName::new(text, Location::Byte(name_start))?)
+                Some(RecordName::check(text, || Location::Byte(name_start))?)
             }
         };
         located.push((
@@ -162,7 +162,7 @@ pub fn decode(bytes: &[u8], layout: Layout) -> Result<Section, SectionError> {
                 size,
                 name,
             },
-            Location::Byte(start),
+            start,
         ));
         pos = name_end + layout.padding();
     }
@@ -172,7 +172,7 @@ pub fn decode(bytes: &[u8], layout: Layout) -> Result<Section, SectionError> {
             count: bytes.len() - pos,
         });
     }
-    Section::from_located(located)
+    Section::from_located(located, |_, &start| Location::Byte(start))
 }
 
 fn read_u32(bytes: &[u8], pos: usize) -> u32 {
