@@ -35,7 +35,8 @@ SONAME := $(LIBNAME).$(MAJOR)
 REALNAME := $(LIBNAME).$(VERSION)
 
 .PHONY: all build bootstrap header check-header check-symbols check lint \
-	test-rust test-c test-install fuzz bench demo install uninstall
+	test-rust test-c test-loader test-install fuzz bench demo install uninstall \
+	check-patches
 
 all: build
 
@@ -91,6 +92,55 @@ test-c: build $(CTEST)/abi_test
 	$(CTEST)/abi_test $(LIB) && \
 	$(VALGRIND) $(CTEST)/abi_test $(LIB) && echo "abi_test under valgrind: no errors, no leaks"
 
+## The libxl patches (xl-patches/): the loader sequence they contain, run from C against
+## the built library and two deliberately broken ones; the test's loader must be the
+## patches' loader verbatim; every patch file must parse.
+XL_SERIES := 4.17 master
+
+$(CTEST)/broken_abi.so: tests/c/broken_plugin.c
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -shared -fPIC -DBROKEN_ABI -o $@ $<
+
+$(CTEST)/missing_symbol.so: tests/c/broken_plugin.c
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -shared -fPIC -DMISSING_SYMBOL -o $@ $<
+
+$(CTEST)/plugin_loader_test: tests/c/plugin_loader_test.c
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -o $@ $< -ldl
+
+LOADER_COPY = awk '/^.define PHYSMAP_ABI_VERSION 1$$/ {p=1} p {print} \
+	p && /^void libxl__physmap_plugin_unload/ {u=1} u && /^}/ {exit}'
+
+test-loader: build $(CTEST)/plugin_loader_test $(CTEST)/broken_abi.so \
+		$(CTEST)/missing_symbol.so
+	$(CTEST)/plugin_loader_test $(LIB) $(CTEST)/broken_abi.so \
+		$(CTEST)/missing_symbol.so $(CTEST)/nonexistent/libphysmap_hooks.so.1
+	@$(LOADER_COPY) tests/c/plugin_loader_test.c >$(CTEST)/loader.test.c
+	@test -s $(CTEST)/loader.test.c
+	@for s in $(XL_SERIES); do \
+		sed -n 's/^+//p' xl-patches/$$s/0001-*.patch | $(LOADER_COPY) \
+			>$(CTEST)/loader.$$s.c && \
+		diff -u $(CTEST)/loader.$$s.c $(CTEST)/loader.test.c || exit 1; \
+	done; echo "loader: the test runs the loader of both patch series verbatim"
+	@for p in $(foreach s,$(XL_SERIES),xl-patches/$(s)/*.patch); do \
+		git apply --stat $$p >/dev/null && test -n "$$(git apply --numstat $$p)" \
+			|| { echo "bad patch: $$p" >&2; exit 1; }; \
+	done; echo "patches: every file in xl-patches/ parses"
+
+## make check-patches XEN_SRC=<xen tree> [XEN_SERIES=4.17|master]: does each patch of the
+## series apply cleanly to that tree? (git apply --check; nothing is built.) The series
+## defaults to 4.17 for a Xen 4.17 tree, master otherwise.
+XEN_SERIES ?= $(if $(shell grep -qs '^export XEN_SUBVERSION *= *17$$' \
+	$(XEN_SRC)/xen/Makefile && echo y),4.17,master)
+check-patches:
+	@test -n "$(XEN_SRC)" || { echo "usage: make check-patches XEN_SRC=<xen tree> [XEN_SERIES=4.17|master]" >&2; exit 2; }
+	@test -f $(XEN_SRC)/tools/libs/light/libxl_dom_save.c || { echo "$(XEN_SRC): not a Xen source tree" >&2; exit 2; }
+	@echo "checking xl-patches/$(XEN_SERIES) against $(XEN_SRC)"
+	@# A Xen tree inside another git repository would make git apply skip every file.
+	cd $(XEN_SRC) && GIT_CEILING_DIRECTORIES="$$(dirname "$$PWD")" \
+		git apply --check -v $(abspath $(wildcard xl-patches/$(XEN_SERIES)/*.patch))
+
 ## Installs into a temporary DESTDIR, builds a C program with pkg-config against it,
 ## runs it, and checks that uninstall removes every file.
 test-install: build
@@ -138,7 +188,8 @@ fuzz:
 bench:
 	$(CARGO) bench --locked --bench codec
 
-check: bootstrap lint check-header build check-symbols test-rust test-c test-install fuzz
+check: bootstrap lint check-header build check-symbols test-rust test-c test-loader \
+	test-install fuzz
 	@echo "make check: all passed"
 
 ## Saves and restores a guest's records on a sandboxed xenstored.
