@@ -132,6 +132,15 @@ pub fn restore(
 }
 
 /// Writes an already decoded, non-empty section (`format` and `len` are for the log line).
+///
+/// Two transactions, so that concurrent restores of different domains do not conflict:
+/// creating `device-model/<domid>` changes the children of `device-model`, which every
+/// restore of a new domain changes too; in the main transaction, that would make each
+/// restore's whole write set conflict with every other one committed meanwhile. So a
+/// missing directory is created first in a small transaction of its own, and the main
+/// transaction touches only the domain's own subtree. If the main transaction then fails,
+/// the directory created for it is removed again (when still empty), so a failed restore
+/// leaves xenstore as it was.
 pub fn restore_section(
     xs: &Xenstore,
     domain: Domain,
@@ -140,42 +149,72 @@ pub fn restore_section(
     len: usize,
     log: &CallLog,
 ) -> Result<(), Error> {
-    let committed = xs.transaction(|tx| write_section(tx, domain, section))?;
+    let created = xs.transaction(|tx| create_device_model_dir(tx, domain))?;
+    let result = xs.transaction(|tx| write_section(tx, domain, section));
+    if result.is_err() && created.value {
+        let removed = xs.transaction(|tx| remove_if_empty(tx, &domain.device_model_dir()));
+        if let Err(e) = removed {
+            log.error(format_args!(
+                "could not remove {} created for the failed restore: {e}",
+                domain.device_model_dir()
+            ));
+        }
+    }
+    let committed = result?;
     log.info(format_args!(
-        "restored {} physmap records from {} ({} bytes, {} transaction conflicts)",
+        "restored {} physmap records from {} ({} bytes, {} + {} transaction conflicts)",
         section.len(),
         format,
         len,
+        created.conflicts,
         committed.conflicts
     ));
+    Ok(())
+}
+
+/// Creates the domain's device-model directory if it does not exist (returns whether it
+/// did), owned by the device-model domain, with read access for the guest when the device
+/// model runs in a stub domain: the permissions `libxl__spawn_stub_dm` gives it.
+pub fn create_device_model_dir(tx: &Tx<'_>, domain: Domain) -> Result<bool, Error> {
+    let dm_dir = domain.device_model_dir();
+    if tx.read(&dm_dir)?.is_some() {
+        return Ok(false);
+    }
+    tx.mkdir(&dm_dir)?;
+    let owner = xs_permissions {
+        id: domain.dm_domid,
+        perms: XS_PERM_NONE,
+    };
+    let guest_reads = xs_permissions {
+        id: domain.domid,
+        perms: XS_PERM_READ,
+    };
+    let perms: &[xs_permissions] = if domain.dm_domid == 0 {
+        &[owner]
+    } else {
+        &[owner, guest_reads]
+    };
+    tx.set_permissions(&dm_dir, perms)?;
+    Ok(true)
+}
+
+fn remove_if_empty(tx: &Tx<'_>, dir: &str) -> Result<(), Error> {
+    if tx
+        .directory(dir)?
+        .is_some_and(|children| children.is_empty())
+    {
+        tx.rm(dir)?;
+    }
     Ok(())
 }
 
 /// Replaces the domain's `physmap` directory with `section`'s records.
 ///
 /// New nodes inherit the permissions of their parent, so the records get those of the
-/// device-model directory, as QEMU's own writes do. When that directory does not exist yet,
-/// it is created owned by the device-model domain, with read access for the guest when the
-/// device model runs in a stub domain: the permissions `libxl__spawn_stub_dm` gives it.
+/// device-model directory, as QEMU's own writes do. (Should that directory have vanished
+/// since [`create_device_model_dir`], it is created again here, with the same permissions.)
 pub fn write_section(tx: &Tx<'_>, domain: Domain, section: &Section) -> Result<(), Error> {
-    let dm_dir = domain.device_model_dir();
-    if tx.read(&dm_dir)?.is_none() {
-        tx.mkdir(&dm_dir)?;
-        let owner = xs_permissions {
-            id: domain.dm_domid,
-            perms: XS_PERM_NONE,
-        };
-        let guest_reads = xs_permissions {
-            id: domain.domid,
-            perms: XS_PERM_READ,
-        };
-        let perms: &[xs_permissions] = if domain.dm_domid == 0 {
-            &[owner]
-        } else {
-            &[owner, guest_reads]
-        };
-        tx.set_permissions(&dm_dir, perms)?;
-    }
+    create_device_model_dir(tx, domain)?;
     let dir = domain.physmap_dir();
     tx.rm(&dir)?;
     for r in section.records() {

@@ -367,6 +367,27 @@ fn write_refused_mid_transaction_leaves_the_store_untouched() {
     assert_eq!(sb.dump(), before);
 }
 
+/// The same refusal where the device-model directory did not exist: the restore created it
+/// (in a transaction of its own, see `hooks::restore_section`) and removes it again.
+#[test]
+fn refused_restore_removes_the_directory_it_created() {
+    let sb = Sandbox::start_with_args(&["-M", "45"]);
+    let xs = connect(&sb);
+    sb.write("/local/domain/0/device-model", "");
+    let before = sb.dump();
+    let section = Section::new(vec![
+        record(0x1000, 0xa0000, 0x1000, Some("fits")),
+        record(0xffff_ffff_f000_0000, 0xc0000, 0x1000, None),
+    ])
+    .unwrap();
+    let bytes = format::encode(&section, Format::XenstoreKv);
+    assert!(matches!(
+        restore(&xs, GUEST, &bytes),
+        Err(Error::Xenstore { op: "write", .. })
+    ));
+    assert_eq!(sb.dump(), before);
+}
+
 /// Another connection rewrites the physmap while a save transaction is open: the commit
 /// conflicts, the whole read is redone, and the result is the new state, never a mix.
 #[test]

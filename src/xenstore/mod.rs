@@ -19,10 +19,17 @@ use std::time::Duration;
 /// [`Error::Conflict`]: the first try and up to 15 retries.
 pub const MAX_TRANSACTION_ATTEMPTS: u32 = 16;
 
-/// Pause before retry `n` (1-based): 0.5 ms doubling up to 32 ms, 0.3 s over all retries.
-/// Short, because a conflict means another writer just committed and is likely done.
+/// Pause before retry `n` (1-based): a random time between half and all of 0.5 ms doubling
+/// up to 32 ms (at most about 0.35 s over all 15 retries). Short, because a conflict means another writer
+/// just committed and is likely done; random, so that transactions that conflicted with
+/// each other do not retry in lockstep and conflict again.
 fn backoff(retry: u32) -> Duration {
-    Duration::from_micros(500 << retry.min(7).saturating_sub(1))
+    use std::hash::{BuildHasher, Hasher};
+    let ceiling_us = 500u64 << retry.clamp(1, 7).saturating_sub(1);
+    // RandomState is std's randomly keyed hasher: a random number without a dependency.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(retry);
+    Duration::from_micros(ceiling_us / 2 + hasher.finish() % (ceiling_us / 2 + 1))
 }
 
 /// A connection to xenstored.
