@@ -36,7 +36,8 @@ REALNAME := $(LIBNAME).$(VERSION)
 
 .PHONY: all build bootstrap header check-header check-symbols check lint \
 	test-rust test-c test-loader test-install fuzz bench demo install uninstall \
-	check-patches
+	check-patches build-domain-checks lint-domain-checks check-xenctrl-linkage \
+	test-domain-checks
 
 all: build
 
@@ -91,6 +92,49 @@ test-c: build $(CTEST)/abi_test
 	eval "$$($(SANDBOX) start $$dir)"; \
 	$(CTEST)/abi_test $(LIB) && \
 	$(VALGRIND) $(CTEST)/abi_test $(LIB) && echo "abi_test under valgrind: no errors, no leaks"
+
+## The optional `domain-checks` build (docs/domain-checks.md), in its own target dir so
+## that it never replaces the default build's artifacts.
+DC_TARGET := target/domain-checks
+DC_LIB := $(DC_TARGET)/release/libphysmap_hooks.so
+FAKE_XENCTRL := $(DC_TARGET)/fake-xenctrl.so
+
+build-domain-checks:
+	$(CARGO) build --release --locked --features domain-checks --target-dir $(DC_TARGET)
+
+lint-domain-checks:
+	$(CARGO) clippy --locked --all-targets --features domain-checks \
+		--target-dir $(DC_TARGET) -- -D warnings
+
+## The default build never references libxenctrl; the domain-checks build links it.
+check-xenctrl-linkage: build build-domain-checks
+	@if nm -D $(LIB) | grep -q ' xc_' || readelf -d $(LIB) | grep -q 'NEEDED.*libxenctrl'; then \
+		echo "$(LIB) references libxenctrl"; exit 1; \
+	fi; \
+	nm -D --undefined-only $(DC_LIB) | grep -q ' xc_domain_getinfolist' && \
+	readelf -d $(DC_LIB) | grep -q 'NEEDED.*libxenctrl' || \
+		{ echo "$(DC_LIB) does not link libxenctrl"; exit 1; }; \
+	echo "xenctrl: none in $(LIB); $(DC_LIB) links" \
+		"$$(readelf -d $(DC_LIB) | sed -n 's/.*NEEDED.*\[\(libxenctrl[^]]*\)\]/\1/p')"
+
+$(FAKE_XENCTRL): tests/sandbox/fake-xenctrl.c
+	@mkdir -p $(@D)
+	$(CC) -shared -fPIC -Wall -Wextra -Werror -O2 -o $@ $<
+
+$(CTEST)/domain_checks_test: tests/c/domain_checks_test.c $(HEADER)
+	@mkdir -p $(CTEST)
+	$(CC) $(TEST_CFLAGS) -o $@ $< -ldl -lxenstore
+
+## Rust unit and integration tests of the feature build, then the C program that
+## dlopen()s it with libxenctrl faked (LD_PRELOAD), plain and under valgrind.
+test-domain-checks: check-xenctrl-linkage $(FAKE_XENCTRL) $(CTEST)/domain_checks_test
+	$(CARGO) test --locked --features domain-checks --target-dir $(DC_TARGET) \
+		--lib --test domain_checks
+	@dir=$$(mktemp -d); trap '$(SANDBOX) stop '"$$dir"' >/dev/null; rm -rf '"$$dir" EXIT; \
+	eval "$$($(SANDBOX) start $$dir)"; \
+	LD_PRELOAD=$(abspath $(FAKE_XENCTRL)) $(CTEST)/domain_checks_test $(DC_LIB) && \
+	LD_PRELOAD=$(abspath $(FAKE_XENCTRL)) $(VALGRIND) $(CTEST)/domain_checks_test $(DC_LIB) && \
+	echo "domain_checks_test under valgrind: no errors, no leaks"
 
 ## The libxl patches (xl-patches/): the loader sequence they contain, run from C against
 ## the built library and two deliberately broken ones; the test's loader must be the
@@ -188,8 +232,8 @@ fuzz:
 bench:
 	$(CARGO) bench --locked --bench codec
 
-check: bootstrap lint check-header build check-symbols test-rust test-c test-loader \
-	test-install fuzz
+check: bootstrap lint lint-domain-checks check-header build check-symbols test-rust test-c \
+	test-domain-checks test-loader test-install fuzz
 	@echo "make check: all passed"
 
 ## Saves and restores a guest's records on a sandboxed xenstored.

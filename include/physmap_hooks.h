@@ -84,6 +84,33 @@
 #define PHYSMAP_E_INTERNAL -8
 
 /**
+ * Restore (domain-checks build only): the target domain does not exist.
+ */
+#define PHYSMAP_E_NO_DOMAIN -9
+
+/**
+ * Restore (domain-checks build only): the target domain is not an HVM guest.
+ */
+#define PHYSMAP_E_NOT_HVM -10
+
+/**
+ * Restore (domain-checks build only): the target domain is dying.
+ */
+#define PHYSMAP_E_DOMAIN_DYING -11
+
+/**
+ * Restore (domain-checks build only): a record's guest range reaches above the domain's
+ * highest guest frame (`xc_domain_maximum_gpfn`).
+ */
+#define PHYSMAP_E_OUT_OF_RANGE -12
+
+/**
+ * Restore (domain-checks build only): libxenctrl failed (no hypervisor interface, a
+ * refused query).
+ */
+#define PHYSMAP_E_XENCTRL -13
+
+/**
  * Options of one hook call. Pass NULL for the defaults: ABI 1, dm_domid 0, AUTO format,
  * no flags, a xenstore connection opened (and closed) by the call, messages to stderr.
  */
@@ -151,6 +178,12 @@ int physmap_save_hook(uint32_t domid,
  * replaces `/local/domain/<dm_domid>/device-model/<domid>/physmap` with the records.
  * A rejected section leaves xenstore exactly as it was. `buf` NULL with `len` 0 is an
  * empty section: nothing is written. `opts` may be NULL for the defaults.
+ *
+ * A library built with the `domain-checks` feature also checks, after validation and
+ * before any xenstore access, that domain `domid` exists, is an HVM guest, is not dying,
+ * and that every record's guest range lies at or below its highest guest frame; a failed
+ * check returns PHYSMAP_E_NO_DOMAIN, _NOT_HVM, _DOMAIN_DYING, _OUT_OF_RANGE or
+ * _XENCTRL and writes nothing.
  *
  * Returns PHYSMAP_OK or a negative PHYSMAP_E_* code (and logs why, with the byte offset
  * or key of the first problem). `buf` is only borrowed for the call.

@@ -3,7 +3,8 @@
 //! [`SectionError`] is everything that can be wrong with a section's bytes or with the records
 //! found in xenstore: each variant carries a [`Location`] so that a rejected restore can say
 //! *where* the input is wrong. [`Error`] adds the failures of the environment (xenstore,
-//! arguments, memory); `src/ffi.rs` maps each of its variants to one `PHYSMAP_E_*` code.
+//! arguments, memory, and the target domain in a `domain-checks` build); `src/ffi.rs` maps
+//! each of its variants to one `PHYSMAP_E_*` code.
 
 use std::fmt;
 use std::io;
@@ -172,4 +173,28 @@ pub enum Error {
     AbiMismatch { found: u32, expected: u32 },
     #[error("out of memory allocating {0} bytes")]
     OutOfMemory(usize),
+    // The failures of the optional `domain-checks` build (src/domain_checks.rs): defined in
+    // every build so that the type and the C codes are the same; a default build never
+    // returns them.
+    #[error("domain {domid} does not exist")]
+    NoDomain { domid: u32 },
+    #[error("domain {domid} is not an HVM guest; physmap records belong to HVM guests")]
+    NotHvm { domid: u32 },
+    #[error("domain {domid} is dying")]
+    DomainDying { domid: u32 },
+    #[error("{at}: guest range [{start:#x}, {end:#x}) reaches frame {last_gpfn:#x}, above domain {domid}'s highest guest frame {max_gpfn:#x}")]
+    OutOfRange {
+        at: Location,
+        domid: u32,
+        start: u64,
+        end: u64,
+        last_gpfn: u64,
+        max_gpfn: u64,
+    },
+    #[error("libxenctrl {op} failed: {source}")]
+    Xenctrl {
+        op: &'static str,
+        #[source]
+        source: io::Error,
+    },
 }

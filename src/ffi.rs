@@ -46,6 +46,21 @@ pub const PHYSMAP_E_NOMEM: c_int = -6;
 pub const PHYSMAP_E_ABI: c_int = -7;
 /// A bug in the library (a caught panic); nothing was written.
 pub const PHYSMAP_E_INTERNAL: c_int = -8;
+// The codes below are returned only by a library built with the cargo feature
+// `domain-checks` (docs/domain-checks.md); they are defined in every build so that the ABI
+// does not depend on the build. Each refuses a restore before anything is written.
+/// Restore (domain-checks build only): the target domain does not exist.
+pub const PHYSMAP_E_NO_DOMAIN: c_int = -9;
+/// Restore (domain-checks build only): the target domain is not an HVM guest.
+pub const PHYSMAP_E_NOT_HVM: c_int = -10;
+/// Restore (domain-checks build only): the target domain is dying.
+pub const PHYSMAP_E_DOMAIN_DYING: c_int = -11;
+/// Restore (domain-checks build only): a record's guest range reaches above the domain's
+/// highest guest frame (`xc_domain_maximum_gpfn`).
+pub const PHYSMAP_E_OUT_OF_RANGE: c_int = -12;
+/// Restore (domain-checks build only): libxenctrl failed (no hypervisor interface, a
+/// refused query).
+pub const PHYSMAP_E_XENCTRL: c_int = -13;
 
 /// Flag bits defined so far: none. Any bit set in `physmap_hook_opts.flags` is refused.
 const KNOWN_FLAGS: u32 = 0;
@@ -91,6 +106,11 @@ fn code_of(error: &Error) -> c_int {
         Error::InvalidArgument(_) => PHYSMAP_E_INVALID_ARGUMENT,
         Error::AbiMismatch { .. } => PHYSMAP_E_ABI,
         Error::OutOfMemory(_) => PHYSMAP_E_NOMEM,
+        Error::NoDomain { .. } => PHYSMAP_E_NO_DOMAIN,
+        Error::NotHvm { .. } => PHYSMAP_E_NOT_HVM,
+        Error::DomainDying { .. } => PHYSMAP_E_DOMAIN_DYING,
+        Error::OutOfRange { .. } => PHYSMAP_E_OUT_OF_RANGE,
+        Error::Xenctrl { .. } => PHYSMAP_E_XENCTRL,
     }
 }
 
@@ -278,6 +298,12 @@ pub unsafe extern "C" fn physmap_save_hook(
 /// A rejected section leaves xenstore exactly as it was. `buf` NULL with `len` 0 is an
 /// empty section: nothing is written. `opts` may be NULL for the defaults.
 ///
+/// A library built with the `domain-checks` feature also checks, after validation and
+/// before any xenstore access, that domain `domid` exists, is an HVM guest, is not dying,
+/// and that every record's guest range lies at or below its highest guest frame; a failed
+/// check returns PHYSMAP_E_NO_DOMAIN, _NOT_HVM, _DOMAIN_DYING, _OUT_OF_RANGE or
+/// _XENCTRL and writes nothing.
+///
 /// Returns PHYSMAP_OK or a negative PHYSMAP_E_* code (and logs why, with the byte offset
 /// or key of the first problem). `buf` is only borrowed for the call.
 ///
@@ -326,6 +352,9 @@ pub unsafe extern "C" fn physmap_restore_hook(
                             .debug(format_args!("restore: empty section, nothing to write"));
                         return Ok(());
                     }
+                    // The only call site: before any xenstore access, after validation.
+                    #[cfg(feature = "domain-checks")]
+                    crate::domain_checks::check(call.domain.domid, &section, &call.log)?;
                     let xs = call.xenstore()?;
                     hooks::restore_section(
                         &xs,
@@ -369,6 +398,11 @@ pub extern "C" fn physmap_strerror(rc: c_int) -> *const c_char {
         PHYSMAP_E_NOMEM => b"out of memory\0",
         PHYSMAP_E_ABI => b"ABI version mismatch\0",
         PHYSMAP_E_INTERNAL => b"internal error in physmap-hooks\0",
+        PHYSMAP_E_NO_DOMAIN => b"target domain does not exist\0",
+        PHYSMAP_E_NOT_HVM => b"target domain is not an HVM guest\0",
+        PHYSMAP_E_DOMAIN_DYING => b"target domain is dying\0",
+        PHYSMAP_E_OUT_OF_RANGE => b"physmap range above the domain's highest guest frame\0",
+        PHYSMAP_E_XENCTRL => b"libxenctrl error\0",
         _ => b"unknown physmap-hooks error code\0",
     };
     text.as_ptr().cast()
@@ -496,6 +530,11 @@ mod tests {
             PHYSMAP_E_NOMEM,
             PHYSMAP_E_ABI,
             PHYSMAP_E_INTERNAL,
+            PHYSMAP_E_NO_DOMAIN,
+            PHYSMAP_E_NOT_HVM,
+            PHYSMAP_E_DOMAIN_DYING,
+            PHYSMAP_E_OUT_OF_RANGE,
+            PHYSMAP_E_XENCTRL,
         ];
         let texts: Vec<&str> = codes
             .iter()
@@ -509,7 +548,7 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), codes.len(), "{texts:?}");
-        for unknown in [1, -9, i32::MIN, i32::MAX] {
+        for unknown in [1, -14, i32::MIN, i32::MAX] {
             let text = unsafe { CStr::from_ptr(physmap_strerror(unknown)) };
             assert_eq!(text.to_str().unwrap(), "unknown physmap-hooks error code");
         }

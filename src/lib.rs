@@ -12,6 +12,9 @@
 
 // Only `ffi` is C ABI: the others are hidden from cbindgen, which would otherwise put their
 // public constants into the header.
+#[cfg(feature = "domain-checks")]
+/// cbindgen:ignore
+pub mod domain_checks;
 /// cbindgen:ignore
 pub mod error;
 pub mod ffi;
