@@ -81,7 +81,7 @@ lint:
 test-rust:
 	$(CARGO) test --locked
 
-$(CTEST)/abi_test: tests/c/abi_test.c $(HEADER)
+$(CTEST)/abi_test: tests/c/abi_test.c tests/c/check.h $(HEADER)
 	@mkdir -p $(CTEST)
 	$(CC) $(TEST_CFLAGS) -o $@ $< -ldl -lxenstore -lxentoollog
 
@@ -121,7 +121,7 @@ $(FAKE_XENCTRL): tests/sandbox/fake-xenctrl.c
 	@mkdir -p $(@D)
 	$(CC) -shared -fPIC -Wall -Wextra -Werror -O2 -o $@ $<
 
-$(CTEST)/domain_checks_test: tests/c/domain_checks_test.c $(HEADER)
+$(CTEST)/domain_checks_test: tests/c/domain_checks_test.c tests/c/check.h $(HEADER)
 	@mkdir -p $(CTEST)
 	$(CC) $(TEST_CFLAGS) -o $@ $< -ldl -lxenstore
 

@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::qemu::*;
 use common::sandbox::Sandbox;
 use common::vectors::*;
 use physmap_hooks::ffi::{self, physmap_hook_opts};
@@ -20,10 +21,6 @@ use std::os::raw::c_void;
 use std::process::{Command, Stdio};
 use std::sync::{mpsc, Arc, Barrier};
 use std::time::{Duration, Instant};
-
-fn connect(sb: &Sandbox) -> Xenstore {
-    sb.with_env(Xenstore::open).expect("connect to the sandbox")
-}
 
 fn opts(xs_handle: *mut c_void, format: u32) -> physmap_hook_opts {
     physmap_hook_opts {
@@ -66,24 +63,6 @@ fn records_of(domid: u32) -> Section {
         record(0x2000, base + 0xc_0000, 0x1000, Some("rom")),
     ])
     .unwrap()
-}
-
-fn qemu_writes(xs: &Xenstore, domain: Domain, section: &Section) {
-    let tx = xs.direct();
-    for r in section.records() {
-        let base = format!("{}/{:x}", domain.physmap_dir(), r.phys_offset);
-        tx.write(
-            &format!("{base}/start_addr"),
-            format!("{:x}", r.start_addr).as_bytes(),
-        )
-        .unwrap();
-        tx.write(&format!("{base}/size"), format!("{:x}", r.size).as_bytes())
-            .unwrap();
-        if let Some(name) = &r.name {
-            tx.write(&format!("{base}/name"), name.as_str().as_bytes())
-                .unwrap();
-        }
-    }
 }
 
 const THREADS: u32 = 32;

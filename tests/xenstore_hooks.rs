@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::qemu::*;
 use common::sandbox::Sandbox;
 use common::vectors::*;
 use physmap_hooks::ffi::{self, physmap_hook_opts};
@@ -11,45 +12,12 @@ use physmap_hooks::format::{self, Format};
 use physmap_hooks::hooks::{self, Domain};
 use physmap_hooks::logging::CallLog;
 use physmap_hooks::xenstore::{xs_permissions, Xenstore, XS_PERM_NONE, XS_PERM_READ};
-use physmap_hooks::{Error, Location, PhysmapRecord, Section, SectionError};
+use physmap_hooks::{Error, Location, Section, SectionError};
 
 const GUEST: Domain = Domain {
     domid: 5,
     dm_domid: 0,
 };
-
-fn connect(sb: &Sandbox) -> Xenstore {
-    sb.with_env(Xenstore::open).expect("connect to the sandbox")
-}
-
-/// Writes `section` the way QEMU does: three independent writes per record, no transaction.
-fn qemu_writes(xs: &Xenstore, domain: Domain, section: &Section) {
-    qemu_writes_in_order(xs, domain, section.records().iter());
-}
-
-/// The same, in a given order: QEMU records a mapping when the guest makes it.
-fn qemu_writes_in_order<'a>(
-    xs: &Xenstore,
-    domain: Domain,
-    records: impl Iterator<Item = &'a PhysmapRecord>,
-) {
-    let dir = domain.physmap_dir();
-    for r in records {
-        let base = format!("{dir}/{:x}", r.phys_offset);
-        let tx = xs.direct();
-        tx.write(
-            &format!("{base}/start_addr"),
-            format!("{:x}", r.start_addr).as_bytes(),
-        )
-        .unwrap();
-        tx.write(&format!("{base}/size"), format!("{:x}", r.size).as_bytes())
-            .unwrap();
-        if let Some(name) = &r.name {
-            tx.write(&format!("{base}/name"), name.as_str().as_bytes())
-                .unwrap();
-        }
-    }
-}
 
 /// `xenstore-ls -f` of the domain's device-model directory.
 fn listing(sb: &Sandbox, domain: Domain) -> String {
@@ -332,23 +300,28 @@ fn rejected_sections_leave_the_store_untouched() {
     }
 }
 
-/// A write refused inside the restore transaction: xenstored's path-length limit (`-M`)
-/// applies to dom0 too. The first record's paths fit, the second's longer offset does not.
-#[test]
-fn write_refused_mid_transaction_leaves_the_store_untouched() {
-    // "device-model/5/physmap/1000/start_addr" is 38 bytes after /local/domain/0/;
-    // with offset fffffffff0000000 it is 50.
-    let sb = Sandbox::start_with_args(&["-M", "45"]);
-    let xs = connect(&sb);
-    let existing = Section::new(vec![record(0x2000, 0xb0000, 0x1000, Some("old"))]).unwrap();
-    qemu_writes(&xs, GUEST, &existing);
-    let before = sb.dump();
+/// Xenstored started with `-M 45` must refuse a write of this section's second record, whose
+/// paths are longer than the first's: "device-model/5/physmap/1000/start_addr" is 38 bytes
+/// after /local/domain/0/; with offset fffffffff0000000 it is 50.
+fn second_record_over_path_max() -> Vec<u8> {
     let section = Section::new(vec![
         record(0x1000, 0xa0000, 0x1000, Some("fits")),
         record(0xffff_ffff_f000_0000, 0xc0000, 0x1000, None),
     ])
     .unwrap();
-    let bytes = format::encode(&section, Format::XenstoreKv);
+    format::encode(&section, Format::XenstoreKv)
+}
+
+/// A write refused inside the restore transaction: xenstored's path-length limit (`-M`)
+/// applies to dom0 too. The first record's paths fit, the second's longer offset does not.
+#[test]
+fn write_refused_mid_transaction_leaves_the_store_untouched() {
+    let sb = Sandbox::start_with_args(&["-M", "45"]);
+    let xs = connect(&sb);
+    let existing = Section::new(vec![record(0x2000, 0xb0000, 0x1000, Some("old"))]).unwrap();
+    qemu_writes(&xs, GUEST, &existing);
+    let before = sb.dump();
+    let bytes = second_record_over_path_max();
     // xenstored answers EINVAL for a path over its -M limit.
     match restore(&xs, GUEST, &bytes) {
         Err(Error::Xenstore {
@@ -375,12 +348,7 @@ fn refused_restore_removes_the_directory_it_created() {
     let xs = connect(&sb);
     sb.write("/local/domain/0/device-model", "");
     let before = sb.dump();
-    let section = Section::new(vec![
-        record(0x1000, 0xa0000, 0x1000, Some("fits")),
-        record(0xffff_ffff_f000_0000, 0xc0000, 0x1000, None),
-    ])
-    .unwrap();
-    let bytes = format::encode(&section, Format::XenstoreKv);
+    let bytes = second_record_over_path_max();
     assert!(matches!(
         restore(&xs, GUEST, &bytes),
         Err(Error::Xenstore { op: "write", .. })

@@ -16,16 +16,8 @@
 #include <xentoollog.h>
 
 #include "physmap_hooks.h"
+#include "check.h"
 
-static int failures;
-
-#define CHECK(cond) do {                                                \
-        if (!(cond)) {                                                  \
-            fprintf(stderr, "%s:%d: check failed: %s\n",                \
-                    __FILE__, __LINE__, #cond);                         \
-            failures++;                                                 \
-        }                                                               \
-    } while (0)
 
 /* The library's entry points, resolved with dlsym() as libxl does. */
 static int (*save_hook)(uint32_t, const struct physmap_hook_opts *,

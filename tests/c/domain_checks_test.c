@@ -23,16 +23,8 @@
 #include <xenstore.h>
 
 #include "physmap_hooks.h"
+#include "check.h"
 
-static int failures;
-
-#define CHECK(cond) do {                                                \
-        if (!(cond)) {                                                  \
-            fprintf(stderr, "%s:%d: check failed: %s\n",                \
-                    __FILE__, __LINE__, #cond);                         \
-            failures++;                                                 \
-        }                                                               \
-    } while (0)
 
 static int (*restore_hook)(uint32_t, const struct physmap_hook_opts *,
                            const uint8_t *, uint32_t);

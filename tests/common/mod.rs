@@ -1,7 +1,8 @@
-//! Helpers shared by the integration tests: the real-xenstored sandbox, the hand-written
-//! section vectors, and scratch directories. Each test binary uses a subset, hence the
+//! Helpers shared by the integration tests: the real-xenstored sandbox, QEMU's way of
+//! writing records, the hand-written section vectors, and scratch directories. Each test binary uses a subset, hence the
 //! `dead_code` allowance.
 #![allow(dead_code)]
+pub mod qemu;
 pub mod sandbox;
 pub mod vectors;
 
