@@ -133,12 +133,15 @@ struct physmap_hook_opts {
   uint32_t flags;
   /**
    * Borrowed `struct xs_handle *` used for the call, or NULL to open one with `xs_open(0)`.
-   * It must stay open for the duration of the call; the library never closes it.
+   * It must stay open for the duration of the call. The library only runs transactions,
+   * reads, writes, removals and permission changes on it: it sets no watch, never closes
+   * it and does not keep it after the call.
    */
   void *xs_handle;
   /**
    * Borrowed `xentoollog_logger *` that receives every message, or NULL for stderr
-   * (filtered by the environment variable PHYSMAP_LOG, default "warn").
+   * (filtered by the environment variable PHYSMAP_LOG, default "warn"). Used only during
+   * the call; never stored or destroyed.
    */
   void *logger;
 };
