@@ -27,7 +27,7 @@ HEADER := include/physmap_hooks.h
 CTEST := target/ctest
 TEST_CFLAGS := -Wall -Wextra -Werror -std=gnu11 -g -Iinclude
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full \
-	--errors-for-leak-kinds=definite,indirect
+	--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect
 SANDBOX := tests/sandbox/xenstored-sandbox.sh
 
 LIBNAME := libphysmap_hooks.so
@@ -37,7 +37,7 @@ REALNAME := $(LIBNAME).$(VERSION)
 .PHONY: all build bootstrap header check-header check-symbols check lint \
 	test-rust test-c test-loader test-install fuzz bench demo install uninstall \
 	check-patches build-domain-checks lint-domain-checks check-xenctrl-linkage \
-	test-domain-checks
+	test-domain-checks test-valgrind-concurrency test-demo
 
 all: build
 
@@ -233,8 +233,25 @@ bench:
 	$(CARGO) bench --locked --bench codec
 
 check: bootstrap lint lint-domain-checks check-header build check-symbols test-rust test-c \
-	test-domain-checks test-loader test-install fuzz
+	test-valgrind-concurrency test-domain-checks test-loader test-install test-demo fuzz
 	@echo "make check: all passed"
+
+## The concurrency tests of tests/reliability.rs (32 threads through the C ABI, shared
+## handle and own connections) under valgrind memcheck, with 20 cycles per thread.
+test-valgrind-concurrency:
+	@bin=$$($(CARGO) test --locked --no-run --test reliability 2>&1 | \
+		grep -o 'target/debug/deps/reliability-[0-9a-f]*' | head -n 1); \
+	test -n "$$bin" || { echo "no reliability test binary"; exit 1; }; \
+	PHYSMAP_TEST_CYCLES=20 $(VALGRIND) $$bin --exact --test-threads=1 \
+		many_threads_share_one_borrowed_handle \
+		many_threads_each_with_the_librarys_own_connections && \
+	echo "concurrency tests under valgrind: no errors, no leaks"
+
+## make demo, checked: it exits non-zero when the restored tree differs or a damaged
+## section gets written.
+test-demo: build
+	@mkdir -p $(CTEST); demo/demo.sh $(LIB) >$(CTEST)/demo.log 2>&1 || { cat $(CTEST)/demo.log; exit 1; }; \
+	echo "demo: saved, wiped, restored identically; damaged section refused"
 
 ## Saves and restores a guest's records on a sandboxed xenstored.
 demo: bootstrap build

@@ -66,14 +66,21 @@ fn records_of(domid: u32) -> Section {
 }
 
 const THREADS: u32 = 32;
-const CYCLES: u32 = 200;
+/// Cycles per thread: 200, or `PHYSMAP_TEST_CYCLES` (make check's valgrind run uses fewer,
+/// since memcheck runs the 32 threads one at a time, many times slower).
+fn cycles_per_thread() -> u32 {
+    std::env::var("PHYSMAP_TEST_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200)
+}
 
 /// One thread's save → wipe → restore cycles; each must restore exactly what it saved.
 fn cycles(domid: u32, opts: &physmap_hook_opts, wiper: &Xenstore, start: &Barrier) {
     let domain = Domain { domid, dm_domid: 0 };
     let expected = format::encode(&records_of(domid), Format::XenstoreKv);
     start.wait();
-    for cycle in 0..CYCLES {
+    for cycle in 0..cycles_per_thread() {
         let saved = abi_save(domid, opts)
             .unwrap_or_else(|rc| panic!("domain {domid} cycle {cycle}: save {rc}"));
         assert_eq!(saved, expected, "domain {domid} cycle {cycle}");
