@@ -50,7 +50,7 @@ int main(int argc, char **argv)
         return 1;
     }
     opts.xs_handle = xs_open(0);
-    lg = xtl_createlogger_stdiostream(stderr, XTL_INFO, 0);
+    lg = xtl_createlogger_stdiostream(stderr, XTL_DEBUG, 0);
     opts.logger = lg;
     if (!opts.xs_handle || !lg) {
         perror("xs_open");

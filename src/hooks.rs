@@ -51,7 +51,7 @@ pub fn save(
     } else {
         format::encode(&section, format)
     };
-    log.info(format_args!(
+    log.debug(format_args!(
         "saved {} physmap records as {} ({} bytes, {} transaction conflicts)",
         section.len(),
         format,
@@ -133,14 +133,14 @@ pub fn restore(
 
 /// Writes an already decoded, non-empty section (`format` and `len` are for the log line).
 ///
-/// Two transactions, so that concurrent restores of different domains do not conflict:
-/// creating `device-model/<domid>` changes the children of `device-model`, which every
-/// restore of a new domain changes too; in the main transaction, that would make each
-/// restore's whole write set conflict with every other one committed meanwhile. So a
-/// missing directory is created first in a small transaction of its own, and the main
-/// transaction touches only the domain's own subtree. If the main transaction then fails,
-/// the directory created for it is removed again (when still empty), so a failed restore
-/// leaves xenstore as it was.
+/// The records are written in one transaction that touches only the domain's own subtree.
+/// The device-model directory is not created in it: creating `device-model/<domid>` changes
+/// the children of the shared `device-model` directory, which every first restore of a
+/// domain changes too, so inside the main transaction it would make concurrent restores of
+/// different domains conflict with each other. A missing directory is therefore created
+/// first, in a small transaction of its own; if the main transaction then fails, the
+/// directory is removed again (when still empty), so a failed restore leaves xenstore as it
+/// was. A plain read first skips that transaction when the directory exists.
 pub fn restore_section(
     xs: &Xenstore,
     domain: Domain,
@@ -149,25 +149,27 @@ pub fn restore_section(
     len: usize,
     log: &CallLog,
 ) -> Result<(), Error> {
-    let created = xs.transaction(|tx| create_device_model_dir(tx, domain))?;
+    let dm_dir = domain.device_model_dir();
+    let created = if xs.direct().read(&dm_dir)?.is_some() {
+        None
+    } else {
+        Some(xs.transaction(|tx| create_device_model_dir(tx, domain))?)
+    };
     let result = xs.transaction(|tx| write_section(tx, domain, section));
-    if result.is_err() && created.value {
-        let removed = xs.transaction(|tx| remove_if_empty(tx, &domain.device_model_dir()));
-        if let Err(e) = removed {
+    if result.is_err() && created.as_ref().is_some_and(|c| c.value) {
+        if let Err(e) = xs.transaction(|tx| remove_if_empty(tx, &dm_dir)) {
             log.error(format_args!(
-                "could not remove {} created for the failed restore: {e}",
-                domain.device_model_dir()
+                "could not remove {dm_dir}, created for the failed restore: {e}"
             ));
         }
     }
     let committed = result?;
-    log.info(format_args!(
-        "restored {} physmap records from {} ({} bytes, {} + {} transaction conflicts)",
+    log.debug(format_args!(
+        "restored {} physmap records from {} ({} bytes, {} transaction conflicts)",
         section.len(),
         format,
         len,
-        created.conflicts,
-        committed.conflicts
+        committed.conflicts + created.map_or(0, |c| c.conflicts)
     ));
     Ok(())
 }
@@ -211,10 +213,8 @@ fn remove_if_empty(tx: &Tx<'_>, dir: &str) -> Result<(), Error> {
 /// Replaces the domain's `physmap` directory with `section`'s records.
 ///
 /// New nodes inherit the permissions of their parent, so the records get those of the
-/// device-model directory, as QEMU's own writes do. (Should that directory have vanished
-/// since [`create_device_model_dir`], it is created again here, with the same permissions.)
+/// device-model directory, as QEMU's own writes do (see [`restore_section`] for creating it).
 pub fn write_section(tx: &Tx<'_>, domain: Domain, section: &Section) -> Result<(), Error> {
-    create_device_model_dir(tx, domain)?;
     let dir = domain.physmap_dir();
     tx.rm(&dir)?;
     for r in section.records() {

@@ -107,10 +107,6 @@ impl CallLog {
         self.log(Level::Error, args)
     }
 
-    pub fn info(&self, args: fmt::Arguments<'_>) {
-        self.log(Level::Info, args)
-    }
-
     pub fn debug(&self, args: fmt::Arguments<'_>) {
         self.log(Level::Debug, args)
     }

@@ -253,7 +253,7 @@ static void logger(struct xs_handle *xs)
     fclose(f);
     CHECK(strstr(text, "physmap: error: domain 11: restore failed: byte offset 18 "
                        "(key `physmap/1000/size`): size is \"0x2000\"") != NULL);
-    CHECK(strstr(text, "physmap: info: domain 12: restored 2 physmap records "
+    CHECK(strstr(text, "physmap: debug: domain 12: restored 2 physmap records "
                        "from legacy") != NULL);
     if (failures)
         fprintf(stderr, "logger output was:\n%s", text);
