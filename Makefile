@@ -228,9 +228,11 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	fuzz/run.sh $(FUZZ_SECONDS)
 
-## Benchmarks (never part of check): decode/encode of a 1024-record section.
-bench:
+## Benchmarks (never part of check): the codec on a 1024-record section, then the hooks
+## against libxl's built-in code on a real xenstored, which regenerates BENCHMARKS.md.
+bench: build
 	$(CARGO) bench --locked --bench codec
+	benches/run.sh $(LIB) BENCHMARKS.md
 
 check: bootstrap lint lint-domain-checks check-header build check-symbols test-rust test-c \
 	test-valgrind-concurrency test-domain-checks test-loader test-install test-demo fuzz
