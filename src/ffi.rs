@@ -89,6 +89,20 @@ pub struct physmap_hook_opts {
     pub logger: *mut c_void,
 }
 
+impl Default for physmap_hook_opts {
+    /// What a NULL `opts` means.
+    fn default() -> Self {
+        physmap_hook_opts {
+            abi_version: PHYSMAP_ABI_VERSION,
+            dm_domid: 0,
+            format: PHYSMAP_FORMAT_AUTO,
+            flags: 0,
+            xs_handle: ptr::null_mut(),
+            logger: ptr::null_mut(),
+        }
+    }
+}
+
 /// Runs a body, turning a panic into `$on_panic`: unwinding into C is undefined behaviour.
 macro_rules! ffi_panic_boundary {
     ($on_panic:expr, $body:block) => {
@@ -136,16 +150,8 @@ impl Call {
         domid: u32,
         opts: *const physmap_hook_opts,
     ) -> Result<Call, c_int> {
-        let defaults = physmap_hook_opts {
-            abi_version: PHYSMAP_ABI_VERSION,
-            dm_domid: 0,
-            format: PHYSMAP_FORMAT_AUTO,
-            flags: 0,
-            xs_handle: ptr::null_mut(),
-            logger: ptr::null_mut(),
-        };
         let opts = if opts.is_null() {
-            defaults
+            physmap_hook_opts::default()
         } else {
             // Only the version field is common to every ABI: read it alone first, since a
             // caller of another version may have a struct of another size.
@@ -426,14 +432,7 @@ mod tests {
     use std::ffi::CStr;
 
     fn opts() -> physmap_hook_opts {
-        physmap_hook_opts {
-            abi_version: PHYSMAP_ABI_VERSION,
-            dm_domid: 0,
-            format: PHYSMAP_FORMAT_AUTO,
-            flags: 0,
-            xs_handle: ptr::null_mut(),
-            logger: ptr::null_mut(),
-        }
+        physmap_hook_opts::default()
     }
 
     const UNTOUCHED: *mut u8 = 0x5a5a as *mut u8;

@@ -24,12 +24,9 @@ use std::time::{Duration, Instant};
 
 fn opts(xs_handle: *mut c_void, format: u32) -> physmap_hook_opts {
     physmap_hook_opts {
-        abi_version: ffi::PHYSMAP_ABI_VERSION,
-        dm_domid: 0,
         format,
-        flags: 0,
         xs_handle,
-        logger: std::ptr::null_mut(),
+        ..Default::default()
     }
 }
 

@@ -272,12 +272,8 @@ fn rejected_sections_leave_the_store_untouched() {
         .success());
     let before = sb.dump();
     let opts = physmap_hook_opts {
-        abi_version: ffi::PHYSMAP_ABI_VERSION,
-        dm_domid: 0,
-        format: ffi::PHYSMAP_FORMAT_AUTO,
-        flags: 0,
         xs_handle: xs.as_ptr(),
-        logger: std::ptr::null_mut(),
+        ..Default::default()
     };
     for (what, fmt, bytes, _) in rejection_cases() {
         let opts = physmap_hook_opts {
