@@ -42,10 +42,14 @@ xenstore-ls -f /local/domain/0 || true
 
 step "4. xl restore: libxl calls physmap_restore_hook before QEMU starts"
 driver restore "$domid" "$work/section.kv"
-xenstore-ls -f "$dm" | tee "$work/after"
-# xenstored lists children in creation order: QEMU created them as the guest mapped them,
-# restore creates them in phys_offset order. Nodes and values must be the same.
-if diff <(sort "$work/before") <(sort "$work/after"); then
+xenstore-ls -f "$dm" >"$work/after"
+# Side by side, relative to $dm and sorted: xenstored lists children in creation order, and
+# QEMU created them as the guest mapped them while restore creates them in phys_offset
+# order. Nodes and values must be the same.
+short() { sed "s|^$dm/||" "$1" | sort; }
+echo "under $dm:"
+pr -m -t -w 96 <(echo "BEFORE SAVE"; short "$work/before") <(echo "AFTER RESTORE"; short "$work/after")
+if diff <(sort "$work/before") <(sort "$work/after") >/dev/null; then
     echo "=> the same nodes and values as before the save"
 else
     echo "=> DIFFERENT from before the save" && exit 1
