@@ -12,6 +12,7 @@ packages=(
     xenstore-utils                  # xenstore-read/-write/-ls/-rm/-chmod
     cbindgen                        # generates the C header
     g++                             # builds libFuzzer for fuzz/run.sh
+    python3                         # runs Xen's verify-stream-v2 in tests/inspect_cli.rs
     valgrind                        # leak checks of the C ABI
 )
 
