@@ -9,7 +9,7 @@
 #![allow(non_camel_case_types)]
 
 use crate::error::Error;
-use crate::format::{self, Format};
+use crate::format::Format;
 use crate::hooks::{self, Domain};
 use crate::logging::CallLog;
 use crate::xenstore::Xenstore;
@@ -351,31 +351,10 @@ pub unsafe extern "C" fn physmap_restore_hook(
                 )))
             }
         };
-        // Validate everything before the first contact with xenstore.
         let result =
-            format::decode(bytes, format)
-                .map_err(Error::from)
-                .and_then(|(format, section)| {
-                    if section.is_empty() {
-                        call.log
-                            .debug(format_args!("restore: empty section, nothing to write"));
-                        return Ok(());
-                    }
-                    // The only call site: before any xenstore access, after validation.
-                    #[cfg(feature = "domain-checks")]
-                    crate::domain_checks::check(call.domain.domid, &section, &call.log)?;
-                    let xs = call.xenstore()?;
-                    hooks::restore_section(
-                        &xs,
-                        call.domain,
-                        &section,
-                        format,
-                        bytes.len(),
-                        &call.log,
-                    )
-                });
+            hooks::restore_connecting(|| call.xenstore(), call.domain, bytes, format, &call.log);
         match result {
-            Ok(()) => PHYSMAP_OK,
+            Ok(_) => PHYSMAP_OK,
             Err(e) => call.fail(e),
         }
     })

@@ -11,6 +11,7 @@ use crate::format::{self, Format};
 use crate::logging::CallLog;
 use crate::record::{parse_hex, PhysmapRecord, RecordName, Section, MAX_RECORDS};
 use crate::xenstore::{xs_permissions, Tx, Xenstore, XS_PERM_NONE, XS_PERM_READ};
+use std::borrow::Borrow;
 
 /// The guest domain and the domain whose device model (QEMU) serves it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,12 +123,28 @@ pub fn restore(
     format: Option<Format>,
     log: &CallLog,
 ) -> Result<usize, Error> {
+    restore_connecting(|| Ok(xs), domain, bytes, format, log)
+}
+
+/// [`restore`], connecting to xenstore only once the whole section is valid (and, in a
+/// `domain-checks` build, the target domain checked): invalid input never reaches xenstore,
+/// not even to open a connection. `connect` gives a connection or a borrowed one.
+pub fn restore_connecting<X: Borrow<Xenstore>>(
+    connect: impl FnOnce() -> Result<X, Error>,
+    domain: Domain,
+    bytes: &[u8],
+    format: Option<Format>,
+    log: &CallLog,
+) -> Result<usize, Error> {
     let (format, section) = format::decode(bytes, format)?;
     if section.is_empty() {
         log.debug(format_args!("restore: empty section, nothing to write"));
         return Ok(0);
     }
-    restore_section(xs, domain, &section, format, bytes.len(), log)?;
+    #[cfg(feature = "domain-checks")]
+    crate::domain_checks::check(domain.domid, &section, log)?;
+    let xs = connect()?;
+    restore_section(xs.borrow(), domain, &section, format, bytes.len(), log)?;
     Ok(section.len())
 }
 
