@@ -3,6 +3,7 @@
 #   make demo     save and restore records on a sandboxed real xenstored
 #   make check    every test (installs missing Debian packages first)
 #   make install  PREFIX=/usr/local DESTDIR= LIBDIR=$(PREFIX)/lib
+#   make e2e      real xl save/restore/migrate under Xen in QEMU (root; see README)
 #
 # Both `demo` and `check` run scripts/bootstrap.sh, which installs the Debian 12
 # packages they need when they are missing.
@@ -36,7 +37,7 @@ REALNAME := $(LIBNAME).$(VERSION)
 
 .PHONY: all build bootstrap header check-header check-symbols check lint \
 	test-rust test-c test-loader test-install fuzz bench demo install uninstall \
-	check-patches build-domain-checks lint-domain-checks check-xenctrl-linkage \
+	check-patches e2e build-domain-checks lint-domain-checks check-xenctrl-linkage \
 	test-domain-checks test-valgrind-concurrency test-demo
 
 all: build
@@ -254,6 +255,13 @@ test-valgrind-concurrency:
 test-demo: build
 	@mkdir -p $(CTEST); demo/demo.sh $(LIB) >$(CTEST)/demo.log 2>&1 || { cat $(CTEST)/demo.log; exit 1; }; \
 	echo "demo: saved, wiped, restored identically; damaged section refused"
+
+## Real `xl save` / `xl restore` / `xl migrate` of an HVM guest under Debian's Xen 4.17
+## booted in QEMU, with libxl built from Debian's source plus xl-patches/4.17, once per
+## xenstore daemon (E2E_DAEMONS="oxenstored xenstored"). Results: target/e2e/.
+E2E_DAEMONS ?= oxenstored xenstored
+e2e: bootstrap build
+	e2e/run.sh $(E2E_DAEMONS)
 
 ## Saves and restores a guest's records on a sandboxed xenstored.
 demo: bootstrap build
