@@ -15,8 +15,6 @@ use physmap_hooks::hooks::{self, Domain};
 use physmap_hooks::logging::CallLog;
 use physmap_hooks::xenstore::Xenstore;
 use physmap_hooks::Section;
-use std::fs::File;
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::os::raw::c_void;
 use std::process::{Command, Stdio};
 use std::sync::{mpsc, Arc, Barrier};
@@ -280,30 +278,14 @@ fn migration_from_one_daemon_to_another() {
     }
 }
 
-/// Offset just past the end of the trace file, and the requests logged after `from`.
-fn trace_requests_since(sb: &Sandbox, from: u64) -> (u64, Vec<String>) {
-    let mut file = File::open(sb.trace_path()).unwrap();
-    let end = file.seek(SeekFrom::End(0)).unwrap();
-    if end == from {
-        return (end, Vec::new());
-    }
-    file.seek(SeekFrom::Start(from)).unwrap();
-    let requests = BufReader::new(file)
-        .lines()
-        .map_while(Result::ok)
-        .filter(|l| l.starts_with("IN "))
-        .collect();
-    (end, requests)
-}
-
 /// Waits (bounded) until the daemon has logged a physmap WRITE.
 fn wait_for_first_write(sb: &Sandbox) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (_, requests) = trace_requests_since(sb, 0);
-        if requests
+        if sb
+            .trace_requests()
             .iter()
-            .any(|r| r.contains(" WRITE (") && r.contains("/physmap/"))
+            .any(|r| r.op == "WRITE" && r.args.contains("/physmap/"))
         {
             return;
         }
@@ -386,8 +368,11 @@ fn client_killed_in_the_middle_of_a_restore() {
     child.kill().unwrap();
     child.wait().unwrap();
     // The connection died inside the transaction: xenstored discarded all of it.
-    let (_, requests) = trace_requests_since(&sb, 0);
-    let writes = requests.iter().filter(|r| r.contains(" WRITE (")).count();
+    let writes = sb
+        .trace_requests()
+        .iter()
+        .filter(|r| r.op == "WRITE")
+        .count();
     assert!(
         writes > 0 && writes < 3 * 1024,
         "{writes} writes: not killed mid-restore"
@@ -513,7 +498,7 @@ fn malformed_input_at_scale_never_writes() {
         let encoded = format::encode(&valid, fmt);
         let truncations = (0..encoded.len()).map(|n| encoded[..n].to_vec());
         let mutations: Vec<Vec<u8>> = (0..MUTATIONS).map(|_| mutate(&mut rng, &encoded)).collect();
-        let (mut offset, _) = trace_requests_since(&sb, 0);
+        let (mut offset, _) = sb.requests_since(0);
         for input in truncations.chain(mutations) {
             for mut o in [
                 opts(xs.as_ptr(), code),
@@ -523,7 +508,7 @@ fn malformed_input_at_scale_never_writes() {
                 let errors_before = unsafe { (*logger_ptr).errors };
                 let rc = abi_restore(domain.domid, &o, &input);
                 let errors_logged = unsafe { (*logger_ptr).errors } - errors_before;
-                let (end, requests) = trace_requests_since(&sb, offset);
+                let (end, requests) = sb.requests_since(offset);
                 offset = end;
                 let expected = format::decode(&input, (o.format != 0).then_some(fmt));
                 match expected {
@@ -548,7 +533,7 @@ fn malformed_input_at_scale_never_writes() {
                         let stored = hooks::save(&xs, domain, Format::XenstoreKv, &log).unwrap();
                         assert_eq!(stored, format::encode(&section, Format::XenstoreKv));
                         xs.direct().rm(&domain.device_model_dir()).unwrap();
-                        offset = std::fs::metadata(sb.trace_path()).unwrap().len();
+                        offset = sb.requests_since(offset).0;
                         accepted += 1;
                     }
                 }

@@ -5,7 +5,7 @@
 mod common;
 
 use common::qemu::*;
-use common::sandbox::Sandbox;
+use common::sandbox::{Daemon, Options, Sandbox};
 use common::vectors::*;
 use physmap_hooks::ffi::{self, physmap_hook_opts};
 use physmap_hooks::format::{self, Format};
@@ -24,6 +24,13 @@ fn listing(sb: &Sandbox, domain: Domain) -> String {
     let out = sb.tool("xenstore-ls", &["-f", &domain.device_model_dir()]);
     assert!(out.status.success(), "{out:?}");
     String::from_utf8(out.stdout).unwrap()
+}
+
+fn path_max(n: u32) -> Options {
+    Options {
+        path_max: Some(n),
+        ..Options::default()
+    }
 }
 
 fn save(xs: &Xenstore, domain: Domain, fmt: Format) -> Result<Vec<u8>, Error> {
@@ -312,7 +319,7 @@ fn second_record_over_path_max() -> Vec<u8> {
 /// applies to dom0 too. The first record's paths fit, the second's longer offset does not.
 #[test]
 fn write_refused_mid_transaction_leaves_the_store_untouched() {
-    let sb = Sandbox::start_with_args(&["-M", "45"]);
+    let sb = Sandbox::start_with(path_max(45));
     let xs = connect(&sb);
     let existing = Section::new(vec![record(0x2000, 0xb0000, 0x1000, Some("old"))]).unwrap();
     qemu_writes(&xs, GUEST, &existing);
@@ -340,7 +347,7 @@ fn write_refused_mid_transaction_leaves_the_store_untouched() {
 /// (in a transaction of its own, see `hooks::restore_section`) and removes it again.
 #[test]
 fn refused_restore_removes_the_directory_it_created() {
-    let sb = Sandbox::start_with_args(&["-M", "45"]);
+    let sb = Sandbox::start_with(path_max(45));
     let xs = connect(&sb);
     sb.write("/local/domain/0/device-model", "");
     let before = sb.dump();
