@@ -55,7 +55,9 @@ fn both_daemons_run_side_by_side() {
     o.write("/who", "o");
     assert_eq!(c.read("/who").as_deref(), Some("c"));
     assert_eq!(o.read("/who").as_deref(), Some("o"));
-    assert!(o.dump().contains("/tool/xenstored = \"/usr/lib/xen-4.17/bin/oxenstored\""));
+    assert!(o
+        .dump()
+        .contains("/tool/xenstored = \"/usr/lib/xen-4.17/bin/oxenstored\""));
     assert!(c.dump().contains("/tool/xenstored = \"\""));
     // oxenstored's compiled-in socket directory was moved into its sandbox.
     assert!(o.dir().join("socket").exists());

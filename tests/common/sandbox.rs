@@ -252,6 +252,22 @@ impl Sandbox {
             .expect("sandbox not started with traced: true")
     }
 
+    /// How many requests the daemon has answered with EAGAIN so far: transaction commits
+    /// that conflicted (or that oxenstored's `test-eagain` failed). C trace:
+    /// `OUT 0x... ERROR (EAGAIN )`; oxenstored access log: `A3.1  error  EAGAIN`.
+    pub fn eagain_replies(&self) -> usize {
+        let text = fs::read_to_string(self.trace_path()).expect("read the request log");
+        text.lines()
+            .filter(|l| match self.daemon {
+                Daemon::C => l.starts_with("OUT ") && l.contains(" ERROR (EAGAIN"),
+                Daemon::OCaml => {
+                    let mut words = l.split_whitespace().skip(2);
+                    words.next() == Some("error") && words.next() == Some("EAGAIN")
+                }
+            })
+            .count()
+    }
+
     /// Every request logged so far.
     pub fn trace_requests(&self) -> Vec<Request> {
         self.requests_since(0).1
