@@ -470,8 +470,10 @@ fn oxenstored_conf(dir: &Path, options: &Options) -> String {
              access-log-nb-lines = 1000000000\n"
         ));
     } else {
-        // No access log at all: Debian's default would write one under /var/log.
-        conf.push_str("access-log-file = /dev/null\n");
+        // In the sandbox: Debian's default would write under /var/log. Never /dev/null:
+        // oxenstored rotates a log by renaming it (/dev/null.1, ...) and creating a new
+        // regular file, which destroys the host's /dev/null.
+        conf.push_str(&format!("access-log-file = {d}/access.log\n"));
     }
     if let Some(n) = options.path_max {
         conf.push_str(&format!("quota-path-max = {n}\n"));

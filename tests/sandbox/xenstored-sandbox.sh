@@ -56,6 +56,9 @@ start)
         # Start from Debian's, so that quotas and conflict limits are the real
         # ones; move every path into DIR. The socket path is compiled in
         # (/var/run/xenstored): the shim moves it to $XENSTORED_RUNDIR.
+        # Never /dev/null for a log file: oxenstored rotates its logs by
+        # renaming the file (to /dev/null.1, ...) and creating a new regular
+        # one, which destroys the host's /dev/null.
         conf=$dir/oxenstored.conf
         cat /etc/xen/oxenstored.conf >"$conf"
         head -c 4096 /dev/zero >"$dir/xsd_kva"
@@ -67,7 +70,7 @@ persistent = false
 xenstored-log-file = $dir/oxenstored.log
 xenstored-kva = $dir/xsd_kva
 xenstored-port = $dir/xsd_port
-access-log-file = /dev/null
+access-log-file = $dir/access.log
 EOF
         while [ $# -gt 0 ]; do
             case $1 in
