@@ -99,14 +99,17 @@ $(CTEST)/abi_test: tests/c/abi_test.c tests/c/check.h $(HEADER)
 
 ## The C program dlopen()s the library as patched libxl does, against a sandboxed
 ## real daemon, each of them; then once more under valgrind memcheck.
+## The library's messages about the failures the program provokes go to stderr: kept in a
+## file, shown only if the program fails.
 test-c: build $(CTEST)/abi_test
 	@for d in $(DAEMONS); do \
 		dir=$$(mktemp -d); \
 		env=$$(XENSTORE_DAEMON=$$d $(SANDBOX) start $$dir) || exit 1; eval "$$env"; \
 		echo "== abi_test on $$d"; \
-		$(CTEST)/abi_test $(LIB) && \
-		$(VALGRIND) $(CTEST)/abi_test $(LIB) && \
+		{ $(CTEST)/abi_test $(LIB) && \
+		$(VALGRIND) $(CTEST)/abi_test $(LIB); } 2>$$dir/stderr && \
 		echo "abi_test on $$d under valgrind: no errors, no leaks"; rc=$$?; \
+		[ $$rc -eq 0 ] || cat $$dir/stderr >&2; \
 		XENSTORE_DAEMON=$$d $(SANDBOX) stop $$dir >/dev/null; rm -rf $$dir; \
 		[ $$rc -eq 0 ] || exit $$rc; \
 	done
@@ -150,8 +153,9 @@ test-domain-checks: check-xenctrl-linkage $(FAKE_XENCTRL) $(CTEST)/domain_checks
 		--lib --test domain_checks
 	@dir=$$(mktemp -d); trap '$(SANDBOX) stop '"$$dir"' >/dev/null; rm -rf '"$$dir" EXIT; \
 	eval "$$($(SANDBOX) start $$dir)"; \
-	LD_PRELOAD=$(abspath $(FAKE_XENCTRL)) $(CTEST)/domain_checks_test $(DC_LIB) && \
-	LD_PRELOAD=$(abspath $(FAKE_XENCTRL)) $(VALGRIND) $(CTEST)/domain_checks_test $(DC_LIB) && \
+	{ LD_PRELOAD=$(abspath $(FAKE_XENCTRL)) $(CTEST)/domain_checks_test $(DC_LIB) && \
+	LD_PRELOAD=$(abspath $(FAKE_XENCTRL)) $(VALGRIND) $(CTEST)/domain_checks_test $(DC_LIB); \
+	} 2>$$dir/stderr || { cat $$dir/stderr >&2; exit 1; }; \
 	echo "domain_checks_test under valgrind: no errors, no leaks"
 
 ## The libxl patches (xl-patches/): the loader sequence they contain, run from C against
