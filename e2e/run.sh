@@ -81,7 +81,7 @@ lost_paths=$(LC_ALL=C comm -23 <(paths "$stock_libxl") <(paths "$patched_libxl")
   only in the patched one: ${new_paths:-none}
   only in Debian's: ${lost_paths:-none}"
 
-# The scenarios, and the two test plugins they use.
+# The scenarios, the guest's firmware and the two test plugins they use.
 install -D -m 0755 e2e/dom0/init "$stage/init"
 install -d "$stage/e2e"
 install -m 0755 e2e/dom0/scenarios.sh e2e/dom0/qemu-wrapper \
@@ -91,6 +91,9 @@ cflags=(-Wall -Wextra -Werror -std=gnu11 -O2 -shared -fPIC)
 gcc "${cflags[@]}" -o "$stage/e2e/timing-plugin.so" e2e/timing-plugin.c -ldl
 gcc "${cflags[@]}" -DBROKEN_ABI -o "$stage/e2e/broken-abi.so" tests/c/broken_plugin.c
 chmod 0644 "$stage/e2e/"*.so
+gcc -c -o "$E2E_OUT/halt-bios.o" e2e/dom0/halt-bios.S
+objcopy -O binary -j .text "$E2E_OUT/halt-bios.o" "$stage/e2e/halt-bios.bin"
+[ "$(stat -c %s "$stage/e2e/halt-bios.bin")" = 65536 ] || die "halt-bios.bin is not 64 KiB"
 
 # dom0's initramfs: the tree (cached as one cpio per tree), then the overlay;
 # the kernel unpacks both, later files replacing earlier ones.  Kernel

@@ -63,9 +63,16 @@ run() {
     t1=$(date +%s.%N)
     SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
     LOG=$W/$name.log
+    trace "$name: exit $RC after $SECS s"
 }
 
 domid_of() { xl domid "$1" 2>/dev/null; }
+
+# A line in the serial log: what just happened and which domains exist
+# (name:id:state), so that a failure can be followed step by step.
+trace() {
+    echo "E2E-TRACE|$DAEMON|$*|$(xl list 2>/dev/null | awk 'NR > 2 { printf "%s:%s:%s ", $1, $2, $5 }')"
+}
 
 # The domain is there, neither paused, shut down, crashed nor dying, and its
 # device model is running.
@@ -97,10 +104,10 @@ section_of() { /e2e/emulator-record.py data "$1" "$2" >/dev/null; }
 records_in() {   # SAVEFILE -> "N records, emulator id I"
     physmap-inspect savefile --json "$1" | python3 -c '
 import json, sys
-w = json.load(sys.stdin)
-e = w["emulator_xenstore_data"]
-print(f"{sum(len(x[\"records\"]) for x in e)} records, emulator id "
-      + ",".join(str(x["emulator_id"]) for x in e))'
+emulators = json.load(sys.stdin)["emulator_xenstore_data"]
+records = sum(len(e["records"]) for e in emulators)
+ids = ",".join(str(e["emulator_id"]) for e in emulators)
+print("%d records, emulator id %s" % (records, ids))'
 }
 
 # Restores SAVEFILE as domain "e2e" with the patched libxl; checks that the
@@ -219,7 +226,7 @@ s1() {
     # ...and restores its own file.
     restore_and_check restore "$W/plugin.save" "$W/original" || return 1
     expect_lines "$LOG" "$LOADED" "restored 2 physmap records from kv" || return 1
-    EVIDENCE="xl save ${save_secs} s: $inspect, section $(stat -c %s "$W/plugin.section") bytes = stock libxl's; xl restore ${SECS} s (of stock's file ${restore_secs} s): 6 nodes and permissions identical at QEMU's start and after; domain $NEW running"
+    EVIDENCE="xl save ${save_secs} s: $inspect, section $(stat -c %s "$W/plugin.section") bytes = stock libxl's; xl restore ${SECS} s (of stock's file ${restore_secs} s): 8 nodes (2 directories, 6 values) and their permissions identical at QEMU's start and after; domain $NEW running"
 }
 
 # ---- 2: a record without a name --------------------------------------------
