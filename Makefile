@@ -36,7 +36,7 @@ REALNAME := $(LIBNAME).$(VERSION)
 
 .PHONY: all build bootstrap header check-header check-symbols check lint \
 	test-rust test-c test-loader test-install fuzz bench demo install uninstall \
-	check-patches build-domain-checks lint-domain-checks check-xenctrl-linkage \
+	check-patches hook-timing build-domain-checks lint-domain-checks check-xenctrl-linkage \
 	test-domain-checks test-valgrind-concurrency test-demo
 
 all: build
@@ -231,9 +231,21 @@ test-loader: build $(CTEST)/plugin_loader_test $(PLUGINS)
 			|| { echo "bad patch: $$p" >&2; exit 1; }; \
 	done; echo "patches: all $(words $(XL_PATCHES)) files in xl-patches/ parse"
 
+## How long the hooks take (and so hold libxl's ctx lock) on a sandboxed real xenstored,
+## alone and against a second writer; not part of `make check` (xl-patches/README.md).
+$(CTEST)/hook_timing: tests/c/hook_timing.c $(HEADER)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -O2 -o $@ $< -ldl -lxenstore
+
+hook-timing: build $(CTEST)/hook_timing
+	@dir=$$(mktemp -d); trap '$(SANDBOX) stop '"$$dir"' >/dev/null; rm -rf '"$$dir" EXIT; \
+	eval "$$($(SANDBOX) start $$dir)"; \
+	$(CTEST)/hook_timing $(abspath $(LIB)) $(HOOK_TIMING_ITERATIONS)
+
 ## make check-patches XEN_SRC=<xen tree> [XEN_SERIES=4.17|master]: does each patch of the
 ## series apply cleanly to that tree? (git apply --check; nothing is built.) The series
-## defaults to 4.17 for a Xen 4.17 tree, master otherwise.
+## defaults to 4.17 for a Xen 4.17 tree, master otherwise; 4.17/configure/ is included
+## when the tree has a tools/configure.
 XEN_SERIES ?= $(if $(shell grep -qs '^export XEN_SUBVERSION *= *17$$' \
 	$(XEN_SRC)/xen/Makefile && echo y),4.17,master)
 check-patches:
@@ -241,8 +253,11 @@ check-patches:
 	@test -f $(XEN_SRC)/tools/libs/light/libxl_dom_save.c || { echo "$(XEN_SRC): not a Xen source tree" >&2; exit 2; }
 	@echo "checking xl-patches/$(XEN_SERIES) against $(XEN_SRC)"
 	@# A Xen tree inside another git repository would make git apply skip every file.
+	@# 4.17/configure/ patches tools/configure, which Debian's tree (after its patches) lacks.
 	cd $(XEN_SRC) && GIT_CEILING_DIRECTORIES="$$(dirname "$$PWD")" \
-		git apply --check -v $(abspath $(wildcard xl-patches/$(XEN_SERIES)/*.patch))
+		git apply --check -v $(abspath $(wildcard xl-patches/$(XEN_SERIES)/*.patch)) \
+		$(if $(wildcard $(XEN_SRC)/tools/configure),$(abspath $(wildcard \
+			xl-patches/$(XEN_SERIES)/configure/*.patch)))
 
 ## Installs into a temporary DESTDIR, builds a C program with pkg-config against it,
 ## runs it, and checks that uninstall removes every file.
