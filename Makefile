@@ -202,6 +202,7 @@ test-loader: build $(CTEST)/plugin_loader_test $(PLUGINS)
 		chmod 2755 $(CTEST)/plugin_loader_test.setgid && \
 		echo "$(CTEST)/plugin_loader_test.setgid --secure $(PLUGINS)" && \
 		$(CTEST)/plugin_loader_test.setgid --secure $(PLUGINS); \
+		rc=$$?; rm -f $(CTEST)/plugin_loader_test.setgid; exit $$rc; \
 	else echo "SKIP secure: only root can make a setgid copy here"; fi
 	@$(LOADER_COPY) tests/c/plugin_loader_test.c >$(CTEST)/loader.test.c
 	@test -s $(CTEST)/loader.test.c
