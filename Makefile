@@ -36,7 +36,7 @@ REALNAME := $(LIBNAME).$(VERSION)
 
 .PHONY: all build bootstrap header check-header check-symbols check lint \
 	test-rust test-c test-loader test-install fuzz bench demo install uninstall \
-	check-patches hook-timing build-domain-checks lint-domain-checks check-xenctrl-linkage \
+	check-patches build-domain-checks lint-domain-checks check-xenctrl-linkage \
 	test-domain-checks test-valgrind-concurrency test-demo
 
 all: build
@@ -238,6 +238,7 @@ $(CTEST)/hook_timing: tests/c/hook_timing.c $(HEADER)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -O2 -o $@ $< -ldl -lxenstore
 
+.PHONY: hook-timing
 hook-timing: build $(CTEST)/hook_timing
 	@dir=$$(mktemp -d); trap '$(SANDBOX) stop '"$$dir"' >/dev/null; rm -rf '"$$dir" EXIT; \
 	eval "$$($(SANDBOX) start $$dir)"; \
