@@ -1,8 +1,10 @@
 # physmap-hooks: build, test, demo, install.
 #
 #   make demo     save and restore records on a sandboxed real xenstored
+#                 (XENSTORE_DAEMON=oxenstored make demo: on oxenstored)
 #   make check    every test (installs missing Debian packages first)
 #   make install  PREFIX=/usr/local DESTDIR= LIBDIR=$(PREFIX)/lib
+#   make e2e      real xl save/restore/migrate under Xen in QEMU (root; see README)
 #
 # Both `demo` and `check` run scripts/bootstrap.sh, which installs the Debian 12
 # packages they need when they are missing.
@@ -36,7 +38,7 @@ REALNAME := $(LIBNAME).$(VERSION)
 
 .PHONY: all build bootstrap header check-header check-symbols check lint \
 	test-rust test-c test-loader test-install fuzz bench demo install uninstall \
-	check-patches build-domain-checks lint-domain-checks check-xenctrl-linkage \
+	check-patches e2e build-domain-checks lint-domain-checks check-xenctrl-linkage \
 	test-domain-checks test-valgrind-concurrency test-demo
 
 all: build
@@ -78,20 +80,40 @@ lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
+## The xenstore daemons the tests run against: Debian 12 ships both, and starts oxenstored
+## by default. `cargo test` runs everything once on the first; the tests that talk to a
+## daemon run again on each other one (XENSTORE_DAEMON, see tests/common/sandbox.rs).
+DAEMONS := xenstored oxenstored
+XENSTORE_TESTS := --test xenstore_hooks --test reliability --test sandbox_selftest \
+	--test inspect_cli
+
 test-rust:
-	$(CARGO) test --locked
+	XENSTORE_DAEMON=$(firstword $(DAEMONS)) $(CARGO) test --locked
+	@for d in $(wordlist 2,$(words $(DAEMONS)),$(DAEMONS)); do \
+		echo "== xenstore-facing tests on $$d"; \
+		XENSTORE_DAEMON=$$d $(CARGO) test --locked $(XENSTORE_TESTS) || exit 1; \
+	done
 
 $(CTEST)/abi_test: tests/c/abi_test.c tests/c/check.h $(HEADER)
 	@mkdir -p $(CTEST)
 	$(CC) $(TEST_CFLAGS) -o $@ $< -ldl -lxenstore -lxentoollog
 
 ## The C program dlopen()s the library as patched libxl does, against a sandboxed
-## real xenstored; then once more under valgrind memcheck.
+## real daemon, each of them; then once more under valgrind memcheck.
+## The library's messages about the failures the program provokes go to stderr: kept in a
+## file, shown only if the program fails.
 test-c: build $(CTEST)/abi_test
-	@dir=$$(mktemp -d); trap '$(SANDBOX) stop '"$$dir"' >/dev/null; rm -rf '"$$dir" EXIT; \
-	eval "$$($(SANDBOX) start $$dir)"; \
-	$(CTEST)/abi_test $(LIB) && \
-	$(VALGRIND) $(CTEST)/abi_test $(LIB) && echo "abi_test under valgrind: no errors, no leaks"
+	@for d in $(DAEMONS); do \
+		dir=$$(mktemp -d); \
+		env=$$(XENSTORE_DAEMON=$$d $(SANDBOX) start $$dir) || exit 1; eval "$$env"; \
+		echo "== abi_test on $$d"; \
+		{ $(CTEST)/abi_test $(LIB) && \
+		$(VALGRIND) $(CTEST)/abi_test $(LIB); } 2>$$dir/stderr && \
+		echo "abi_test on $$d under valgrind: no errors, no leaks"; rc=$$?; \
+		[ $$rc -eq 0 ] || cat $$dir/stderr >&2; \
+		XENSTORE_DAEMON=$$d $(SANDBOX) stop $$dir >/dev/null; rm -rf $$dir; \
+		[ $$rc -eq 0 ] || exit $$rc; \
+	done
 
 ## The optional `domain-checks` build (docs/domain-checks.md), in its own target dir so
 ## that it never replaces the default build's artifacts.
@@ -132,8 +154,9 @@ test-domain-checks: check-xenctrl-linkage $(FAKE_XENCTRL) $(CTEST)/domain_checks
 		--lib --test domain_checks
 	@dir=$$(mktemp -d); trap '$(SANDBOX) stop '"$$dir"' >/dev/null; rm -rf '"$$dir" EXIT; \
 	eval "$$($(SANDBOX) start $$dir)"; \
-	LD_PRELOAD=$(abspath $(FAKE_XENCTRL)) $(CTEST)/domain_checks_test $(DC_LIB) && \
-	LD_PRELOAD=$(abspath $(FAKE_XENCTRL)) $(VALGRIND) $(CTEST)/domain_checks_test $(DC_LIB) && \
+	{ LD_PRELOAD=$(abspath $(FAKE_XENCTRL)) $(CTEST)/domain_checks_test $(DC_LIB) && \
+	LD_PRELOAD=$(abspath $(FAKE_XENCTRL)) $(VALGRIND) $(CTEST)/domain_checks_test $(DC_LIB); \
+	} 2>$$dir/stderr || { cat $$dir/stderr >&2; exit 1; }; \
 	echo "domain_checks_test under valgrind: no errors, no leaks"
 
 ## The libxl patches (xl-patches/): the plugin code they add, run from C against the
@@ -325,12 +348,23 @@ test-valgrind-concurrency:
 		many_threads_each_with_the_librarys_own_connections && \
 	echo "concurrency tests under valgrind: no errors, no leaks"
 
-## make demo, checked: it exits non-zero when the restored tree differs or a damaged
-## section gets written.
+## make demo, checked on each daemon: it exits non-zero when the restored tree differs or
+## a damaged section gets written.
 test-demo: build
-	@mkdir -p $(CTEST); demo/demo.sh $(LIB) >$(CTEST)/demo.log 2>&1 || { cat $(CTEST)/demo.log; exit 1; }; \
-	echo "demo: saved, wiped, restored identically; damaged section refused"
+	@mkdir -p $(CTEST); for d in $(DAEMONS); do \
+		XENSTORE_DAEMON=$$d demo/demo.sh $(LIB) >$(CTEST)/demo.$$d.log 2>&1 || \
+			{ cat $(CTEST)/demo.$$d.log; exit 1; }; \
+		echo "demo on $$d: saved, wiped, restored identically; damaged section refused"; \
+	done
 
-## Saves and restores a guest's records on a sandboxed xenstored.
+## Real `xl save` / `xl restore` / `xl migrate` of an HVM guest under Debian's Xen 4.17
+## booted in QEMU, with libxl built from Debian's source plus xl-patches/4.17, once per
+## xenstore daemon (E2E_DAEMONS="oxenstored xenstored"). Results: target/e2e/.
+E2E_DAEMONS ?= oxenstored xenstored
+e2e: bootstrap build
+	e2e/run.sh $(E2E_DAEMONS)
+
+## Saves and restores a guest's records on a sandboxed daemon: the C xenstored, or
+## oxenstored with `XENSTORE_DAEMON=oxenstored make demo`.
 demo: bootstrap build
 	@demo/demo.sh $(LIB)

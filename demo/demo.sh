@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: what the hooks do for `xl save` / `xl restore`, on a sandboxed real
-# xenstored (Debian's C xenstored 4.17 under tests/sandbox/'s shim, no hypervisor).
+# xenstore daemon (Debian's 4.17 under tests/sandbox/'s shim, no hypervisor): the C
+# xenstored, or oxenstored (Debian's default) with XENSTORE_DAEMON=oxenstored.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lib=${1:-target/release/libphysmap_hooks.so}
@@ -17,7 +18,8 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 domid=7
 dm=/local/domain/0/device-model/$domid
-echo "xenstored sandbox: pid $(cat "$work/xs/xenstored.pid"), socket $XENSTORED_PATH"
+daemon=${XENSTORE_DAEMON:-xenstored}
+echo "$daemon sandbox: pid $(cat "$work/xs/xenstored.pid"), socket $XENSTORED_PATH"
 
 step "1. QEMU maps guest $domid's VGA framebuffer and records it (xen_save_physmap)"
 xenstore-write "$dm/physmap/f0000000/start_addr" f1000000 \
@@ -43,7 +45,8 @@ xenstore-ls -f /local/domain/0 || true
 step "4. xl restore: libxl calls physmap_restore_hook before QEMU starts"
 driver restore "$domid" "$work/section.kv"
 xenstore-ls -f "$dm" >"$work/after"
-# Side by side, relative to $dm and sorted: xenstored lists children in creation order, and
+# Side by side, relative to $dm and sorted: the C xenstored lists children in creation
+# order (oxenstored sorts them), and
 # QEMU created them as the guest mapped them while restore creates them in phys_offset
 # order. Nodes and values must be the same.
 short() { sed "s|^$dm/||" "$1" | sort; }
@@ -62,6 +65,6 @@ driver restore "$domid" "$work/bad.kv" || true
 xenstore-exists "$dm" && { echo "=> written anyway!"; exit 1; }
 echo "=> nothing written under $dm"
 
-step "Stopping xenstored"
+step "Stopping $daemon"
 "$sandbox" stop "$work/xs"
 echo "stopped; sandbox removed"

@@ -8,7 +8,10 @@ packages=(
     gcc libc6-dev make pkg-config   # C shim, tests/sandbox; libc6-dev is only
                                     # a Recommends of gcc
     libxen-dev                      # xenstore.h, xenctrl.h, libxenstore.so
-    xen-utils-4.17                  # the real C xenstored the tests run
+    xen-utils-4.17                  # the real daemons the tests run: C xenstored
+                                    # and oxenstored
+    xen-utils-common                # /etc/xen/oxenstored.conf, which the sandbox
+                                    # starts oxenstored's configuration from
     xenstore-utils                  # xenstore-read/-write/-ls/-rm/-chmod
     cbindgen                        # generates the C header
     g++                             # builds libFuzzer for fuzz/run.sh

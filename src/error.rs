@@ -134,6 +134,11 @@ pub enum SectionError {
         index: usize,
         byte: u8,
     },
+    /// The daemon could not send the directory's listing within one 4096-byte reply
+    /// (oxenstored 4.17, which has no `XS_DIRECTORY_PART`): more names than the daemon can
+    /// list, which only a writer of that directory can cause.
+    #[error("{at}: the daemon cannot list this directory: its listing is over xenstore's 4096-byte reply payload ({cause}); oxenstored 4.17 lists at most 4096 bytes of names, each counted with its NUL")]
+    ListingTooLarge { at: Location, cause: String },
     #[error("byte offset 0: neither a XENSTORE_KV nor a LEGACY_V1 section (starts with {prefix})")]
     UnknownFormat { prefix: String },
     #[error("byte offset 0: LEGACY_V1 section is valid in both the x86_64 and the 32-bit layout; name the layout explicitly")]
@@ -148,6 +153,7 @@ impl SectionError {
             self,
             SectionError::SectionTooLarge { .. }
                 | SectionError::TooManyRecords { .. }
+                | SectionError::ListingTooLarge { .. }
                 | SectionError::NameTooLong { .. }
         )
     }

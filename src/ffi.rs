@@ -34,7 +34,8 @@ pub const PHYSMAP_OK: c_int = 0;
 pub const PHYSMAP_E_INVALID_ARGUMENT: c_int = -1;
 /// The section (or the records found in xenstore) breaks a format or validation rule.
 pub const PHYSMAP_E_MALFORMED: c_int = -2;
-/// The section exceeds a limit: 1 MiB, 1024 records, or a 255-byte name.
+/// The section exceeds a limit: 1 MiB, 1024 records, or a 255-byte name; or the physmap
+/// directory is larger than the daemon can list (oxenstored 4.17: 4096 bytes of names).
 pub const PHYSMAP_E_LIMIT: c_int = -3;
 /// xenstore could not be reached, or refused a request.
 pub const PHYSMAP_E_XENSTORE: c_int = -4;
@@ -80,8 +81,12 @@ pub struct physmap_hook_opts {
     pub flags: u32,
     /// Borrowed `struct xs_handle *` used for the call, or NULL to open one with `xs_open(0)`.
     /// It must stay open for the duration of the call. The library only runs transactions,
-    /// reads, writes, removals and permission changes on it: it sets no watch, never closes
-    /// it and does not keep it after the call.
+    /// reads, writes, removals and permission changes on it: it sets no watch, lists no
+    /// directory, never closes it and does not keep it after the call. What lists a
+    /// directory (a save; the clean-up of a failed restore) runs on a connection the
+    /// library opens with `xs_open(0)`, so that no content of a directory a device model
+    /// controls can break this handle (oxenstored 4.17 answers a listing in one reply of
+    /// any size, and libxenstore drops a connection that receives over 4096 bytes).
     pub xs_handle: *mut c_void,
     /// Borrowed `xentoollog_logger *` that receives every message, or NULL for stderr
     /// (filtered by the environment variable PHYSMAP_LOG, default "warn"). Used only during
@@ -236,7 +241,9 @@ fn fault_point() {
 /// Saves the physmap records of domain `domid` from xenstore into a new section.
 ///
 /// Reads `/local/domain/<dm_domid>/device-model/<domid>/physmap` in one xenstore
-/// transaction (redone on conflict), validates every record and encodes them in
+/// transaction (redone on conflict) on a connection of the library's own (`xs_open(0)`,
+/// closed before returning; `opts->xs_handle` is not used), validates every record and
+/// encodes them in
 /// `opts->format` (AUTO and XENSTORE_KV: the data of an EMULATOR_XENSTORE_DATA record;
 /// LEGACY_V1; LEGACY_V1_32 is refused). `opts` may be NULL for the defaults.
 ///

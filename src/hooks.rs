@@ -2,15 +2,19 @@
 //! one side, xenstore on the other.
 //!
 //! * Save reads every record in one transaction, so it sees one consistent state even while
-//!   QEMU rewrites an entry, validates it with the decoding rules, and encodes it.
+//!   QEMU rewrites an entry, validates it with the decoding rules, and encodes it. It runs on
+//!   a connection of the library's own, never on a borrowed handle: it lists a directory the
+//!   device model controls (see `crate::xenstore` on why listings never use the caller's
+//!   handle).
 //! * Restore decodes and validates the whole section before touching xenstore, then replaces
 //!   the domain's `physmap` directory in one transaction: all of it lands, or nothing does.
+//!   It lists nothing on the way to success.
 
 use crate::error::{Error, Location, SectionError};
 use crate::format::{self, Format};
 use crate::logging::CallLog;
 use crate::record::{parse_hex, PhysmapRecord, RecordName, Section, MAX_RECORDS};
-use crate::xenstore::{xs_permissions, Tx, Xenstore, XS_PERM_NONE, XS_PERM_READ};
+use crate::xenstore::{xs_permissions, Committed, Tx, Xenstore, XS_PERM_NONE, XS_PERM_READ};
 use std::borrow::Borrow;
 
 /// The guest domain and the domain whose device model (QEMU) serves it.
@@ -45,7 +49,7 @@ pub fn save(
     format: Format,
     log: &CallLog,
 ) -> Result<Vec<u8>, Error> {
-    let committed = xs.transaction(|tx| read_section(tx, domain))?;
+    let committed = save_section(xs, domain)?;
     let section = committed.value;
     let bytes = if section.is_empty() {
         Vec::new()
@@ -60,6 +64,15 @@ pub fn save(
         committed.conflicts
     ));
     Ok(bytes)
+}
+
+/// The domain's records, read in one transaction on a connection of the library's own
+/// ([`Xenstore::own_connection`]): the listing of `physmap`, whose size the device model
+/// decides, never travels on a borrowed handle. On the C daemon any listing works (it is
+/// paged); oxenstored 4.17 cannot send one over 4096 bytes, which then costs only that
+/// connection and fails the save with [`SectionError::ListingTooLarge`].
+pub fn save_section(xs: &Xenstore, domain: Domain) -> Result<Committed<Section>, Error> {
+    xs.own_connection(|own| own.transaction(|tx| read_section(tx, domain)))
 }
 
 /// Reads and validates every record under the domain's `physmap` directory.
@@ -148,16 +161,18 @@ pub fn restore_connecting<X: Borrow<Xenstore>>(
     Ok(section.len())
 }
 
-/// Writes an already decoded, non-empty section (`format` and `len` are for the log line).
+/// Writes an already decoded, non-empty section (`format` and `len` are for the log line);
+/// returns how many transaction conflicts it took.
 ///
-/// The records are written in one transaction that touches only the domain's own subtree.
-/// The device-model directory is not created in it: creating `device-model/<domid>` changes
-/// the children of the shared `device-model` directory, which every first restore of a
-/// domain changes too, so inside the main transaction it would make concurrent restores of
-/// different domains conflict with each other. A missing directory is therefore created
-/// first, in a small transaction of its own; if the main transaction then fails, the
-/// directory is removed again (when still empty), so a failed restore leaves xenstore as it
-/// was. A plain read first skips that transaction when the directory exists.
+/// The records are written in one transaction that touches only the domain's own
+/// device-model directory. When that directory does not exist (the usual case in
+/// `xl restore`: libxl creates it only when it starts QEMU), it is created first with one
+/// `mkdir`, outside any transaction: creating it adds a child to the shared `device-model`
+/// directory, which every first restore of a domain does too, so inside a transaction it
+/// would make concurrent restores of different domains conflict with each other (on the C
+/// daemon) and fail after 16 attempts under load; `mkdir` is atomic and idempotent on its
+/// own. If the records then cannot be written, what the restore created is removed again,
+/// parents included ([`CreatedDir::remove`]): a failed restore leaves xenstore as it was.
 pub fn restore_section(
     xs: &Xenstore,
     domain: Domain,
@@ -165,20 +180,31 @@ pub fn restore_section(
     format: Format,
     len: usize,
     log: &CallLog,
-) -> Result<(), Error> {
-    let dm_dir = domain.device_model_dir();
-    let created = if xs.direct().read(&dm_dir)?.is_some() {
-        None
-    } else {
-        Some(xs.transaction(|tx| create_device_model_dir(tx, domain))?)
-    };
-    let result = xs.transaction(|tx| write_section(tx, domain, section));
-    if result.is_err() && created.as_ref().is_some_and(|c| c.value) {
-        if let Err(e) = xs.transaction(|tx| remove_if_empty(tx, &dm_dir)) {
-            log.error(format_args!(
-                "could not remove {dm_dir}, created for the failed restore: {e}"
-            ));
+) -> Result<u32, Error> {
+    let created = CreatedDir::probe(xs, domain)?;
+    if let Some(dir) = &created {
+        if let Err(e) = xs.direct().mkdir(&domain.device_model_dir()) {
+            // mkdir is atomic, so nothing should be left; make sure of it anyway.
+            dir.remove(xs, log);
+            return Err(e);
         }
+    }
+    let result = xs.transaction(|tx| {
+        match &created {
+            // A directory created a moment ago has no physmap to replace. Its permissions,
+            // when the ones it inherited are not the device model's, are set here inside
+            // the transaction, so that a failure undoes them with the records.
+            Some(dir) => {
+                if let Some(perms) = &dir.set_perms {
+                    tx.set_permissions(&domain.device_model_dir(), perms)?;
+                }
+            }
+            None => tx.rm(&domain.physmap_dir())?,
+        }
+        write_records(tx, domain, section)
+    });
+    if let (Err(_), Some(dir)) = (&result, &created) {
+        dir.remove(xs, log);
     }
     let committed = result?;
     log.debug(format_args!(
@@ -186,45 +212,98 @@ pub fn restore_section(
         section.len(),
         format,
         len,
-        committed.conflicts + created.map_or(0, |c| c.conflicts)
+        committed.conflicts
     ));
-    Ok(())
+    Ok(committed.conflicts)
 }
 
-/// Creates the domain's device-model directory if it does not exist (returns whether it
-/// did), owned by the device-model domain, with read access for the guest when the device
-/// model runs in a stub domain: the permissions `libxl__spawn_stub_dm` gives it.
-pub fn create_device_model_dir(tx: &Tx<'_>, domain: Domain) -> Result<bool, Error> {
-    let dm_dir = domain.device_model_dir();
-    if tx.read(&dm_dir)?.is_some() {
-        return Ok(false);
+/// A device-model directory that a restore is about to create, with every missing ancestor
+/// (an `mkdir` creates them all).
+#[derive(Debug)]
+pub struct CreatedDir {
+    /// The directory and each missing ancestor, deepest first.
+    nodes: Vec<String>,
+    /// The permissions to give the directory, when the ones it inherits from the nearest
+    /// existing ancestor are not those (`None`: inherited ones are right).
+    set_perms: Option<Vec<xs_permissions>>,
+}
+
+impl CreatedDir {
+    /// `None` when the domain's device-model directory exists. Otherwise walks up to the
+    /// nearest existing ancestor, one `XS_GET_PERMS` per level (usually two: the directory
+    /// and `device-model`), which also gives the permissions the new nodes will inherit.
+    /// Only reads.
+    pub fn probe(xs: &Xenstore, domain: Domain) -> Result<Option<CreatedDir>, Error> {
+        let tx = xs.direct();
+        let dm_dir = domain.device_model_dir();
+        if tx.permissions(&dm_dir)?.is_some() {
+            return Ok(None);
+        }
+        let mut nodes = vec![dm_dir];
+        let inherited = loop {
+            let last = nodes.last().expect("at least the directory");
+            let parent = match last.rfind('/') {
+                Some(0) | None => "/",
+                Some(i) => &last[..i],
+            };
+            match tx.permissions(parent)? {
+                Some(perms) => break perms,
+                None if parent == "/" => break Vec::new(),
+                None => nodes.push(parent.to_owned()),
+            }
+        };
+        let wanted = device_model_perms(domain);
+        Ok(Some(CreatedDir {
+            nodes,
+            set_perms: (inherited != wanted).then_some(wanted),
+        }))
     }
-    tx.mkdir(&dm_dir)?;
+
+    /// Removes what the restore created, bottom up, each node only while it has no
+    /// children: another restore may have created its own domain's directory under the
+    /// same `device-model` meanwhile, and its nodes are not this restore's to remove. One
+    /// transaction, so a child created concurrently makes it conflict and look again. The
+    /// emptiness checks list directories, so this runs on a connection of the library's
+    /// own. Failures are logged: the restore's own error is what the caller gets.
+    pub fn remove(&self, xs: &Xenstore, log: &CallLog) {
+        let result = xs.own_connection(|own| {
+            own.transaction(|tx| {
+                for node in &self.nodes {
+                    match tx.directory(node)? {
+                        None => {}
+                        Some(children) if children.is_empty() => tx.rm(node)?,
+                        Some(_) => break,
+                    }
+                }
+                Ok(())
+            })
+        });
+        if let Err(e) = result {
+            log.error(format_args!(
+                "could not remove {}, created for the failed restore: {e}",
+                self.nodes.last().expect("at least the directory")
+            ));
+        }
+    }
+}
+
+/// The permissions of a domain's device-model directory: owned by the device-model domain,
+/// readable by the guest when the device model runs in a stub domain, as
+/// `libxl__spawn_stub_dm` sets them.
+pub fn device_model_perms(domain: Domain) -> Vec<xs_permissions> {
     let owner = xs_permissions {
         id: domain.dm_domid,
         perms: XS_PERM_NONE,
     };
-    let guest_reads = xs_permissions {
-        id: domain.domid,
-        perms: XS_PERM_READ,
-    };
-    let perms: &[xs_permissions] = if domain.dm_domid == 0 {
-        &[owner]
+    if domain.dm_domid == 0 {
+        vec![owner]
     } else {
-        &[owner, guest_reads]
-    };
-    tx.set_permissions(&dm_dir, perms)?;
-    Ok(true)
-}
-
-fn remove_if_empty(tx: &Tx<'_>, dir: &str) -> Result<(), Error> {
-    if tx
-        .directory(dir)?
-        .is_some_and(|children| children.is_empty())
-    {
-        tx.rm(dir)?;
+        let guest_reads = xs_permissions {
+            id: domain.domid,
+            perms: XS_PERM_READ,
+        };
+        vec![owner, guest_reads]
     }
-    Ok(())
 }
 
 /// Replaces the domain's `physmap` directory with `section`'s records.
@@ -232,8 +311,14 @@ fn remove_if_empty(tx: &Tx<'_>, dir: &str) -> Result<(), Error> {
 /// New nodes inherit the permissions of their parent, so the records get those of the
 /// device-model directory, as QEMU's own writes do (see [`restore_section`] for creating it).
 pub fn write_section(tx: &Tx<'_>, domain: Domain, section: &Section) -> Result<(), Error> {
+    tx.rm(&domain.physmap_dir())?;
+    write_records(tx, domain, section)
+}
+
+/// Writes `section`'s records under the domain's `physmap` directory, in `phys_offset`
+/// order.
+fn write_records(tx: &Tx<'_>, domain: Domain, section: &Section) -> Result<(), Error> {
     let dir = domain.physmap_dir();
-    tx.rm(&dir)?;
     for r in section.records() {
         let base = format!("{dir}/{:x}", r.phys_offset);
         tx.write(

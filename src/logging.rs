@@ -55,6 +55,10 @@ impl CallLog {
             let _ =
                 env_logger::Builder::from_env(env_logger::Env::new().filter_or(LOG_ENV, "warn"))
                     .target(env_logger::Target::Stderr)
+                    // Writes through std's eprint!, which is stderr in any process and, in
+                    // a Rust test, goes where the test harness captures output: the many
+                    // tests that expect a failure stay quiet unless they fail.
+                    .is_test(true)
                     .try_init();
         });
         CallLog {

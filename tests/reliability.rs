@@ -7,7 +7,7 @@
 mod common;
 
 use common::qemu::*;
-use common::sandbox::Sandbox;
+use common::sandbox::{Daemon, Options, Sandbox};
 use common::vectors::*;
 use physmap_hooks::ffi::{self, physmap_hook_opts};
 use physmap_hooks::format::{self, Format};
@@ -15,8 +15,6 @@ use physmap_hooks::hooks::{self, Domain};
 use physmap_hooks::logging::CallLog;
 use physmap_hooks::xenstore::Xenstore;
 use physmap_hooks::Section;
-use std::fs::File;
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::os::raw::c_void;
 use std::process::{Command, Stdio};
 use std::sync::{mpsc, Arc, Barrier};
@@ -109,18 +107,22 @@ fn many_threads_share_one_borrowed_handle() {
         );
     }
     let start = Arc::new(Barrier::new(THREADS as usize));
-    let threads: Vec<_> = (0..THREADS)
-        .map(|i| {
-            let (xs, start) = (xs.clone(), start.clone());
-            std::thread::spawn(move || {
-                let o = opts(xs.as_ptr(), ffi::PHYSMAP_FORMAT_XENSTORE_KV);
-                cycles(100 + i, &o, &xs, &start);
+    // Saves read over a connection of the library's own (xs_open(0)), as they would in
+    // libxl's process: XENSTORED_PATH names this sandbox for the whole test.
+    sb.with_env(|| {
+        let threads: Vec<_> = (0..THREADS)
+            .map(|i| {
+                let (xs, start) = (xs.clone(), start.clone());
+                std::thread::spawn(move || {
+                    let o = opts(xs.as_ptr(), ffi::PHYSMAP_FORMAT_XENSTORE_KV);
+                    cycles(100 + i, &o, &xs, &start);
+                })
             })
-        })
-        .collect();
-    for t in threads {
-        t.join().expect("a cycle thread failed");
-    }
+            .collect();
+        for t in threads {
+            t.join().expect("a cycle thread failed");
+        }
+    });
 }
 
 #[test]
@@ -157,34 +159,86 @@ fn many_threads_each_with_the_librarys_own_connections() {
     });
 }
 
-/// A burst of first restores on a destination host: every domain's device-model directory
-/// is new, so every restore adds a child to the shared `device-model` directory, and these
-/// creations conflict with each other; the jittered retries must get each one through.
+/// A burst of first restores on a destination host, all through one borrowed handle: every
+/// domain's device-model directory is new, so every restore adds a child to the shared
+/// `device-model` directory.
 #[test]
 fn concurrent_first_restores_create_their_directories() {
     const DOMAINS: u32 = 64;
     let sb = Sandbox::start();
     let xs = Arc::new(connect(&sb));
     let start = Arc::new(Barrier::new(DOMAINS as usize));
-    let threads: Vec<_> = (0..DOMAINS)
-        .map(|i| {
-            let (xs, start) = (xs.clone(), start.clone());
+    sb.with_env(|| {
+        let threads: Vec<_> = (0..DOMAINS)
+            .map(|i| {
+                let (xs, start) = (xs.clone(), start.clone());
+                std::thread::spawn(move || {
+                    let domid = 500 + i;
+                    let bytes = format::encode(&records_of(domid), Format::XenstoreKv);
+                    let o = opts(xs.as_ptr(), ffi::PHYSMAP_FORMAT_AUTO);
+                    start.wait();
+                    assert_eq!(
+                        abi_restore(domid, &o, &bytes),
+                        ffi::PHYSMAP_OK,
+                        "domain {domid}"
+                    );
+                    assert_eq!(abi_save(domid, &o), Ok(bytes));
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("a restore failed");
+        }
+    });
+}
+
+/// A host receiving many migrations at once: 16 clients (each with its own connection, as
+/// separate processes have), each restoring one fresh domain after another. The
+/// device-model directories are created with a plain mkdir, and each restore's transaction
+/// touches only its own domain's directory, so no commit may conflict at all: the daemon
+/// answers no request with EAGAIN, and every restore succeeds on its first attempt. (With
+/// the directory created in a transaction, these transactions conflicted with each other
+/// on the C daemon, and under load some failed after 16 attempts.)
+#[test]
+fn concurrent_first_restores_never_conflict() {
+    const CLIENTS: u32 = 16;
+    /// Restores per client: bounded in count, a few seconds in all.
+    const RESTORES: u32 = 40;
+    let sb = Sandbox::start_traced();
+    let start = Arc::new(Barrier::new(CLIENTS as usize));
+    let threads: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let (xs, start) = (connect(&sb), start.clone());
             std::thread::spawn(move || {
-                let domid = 500 + i;
-                let bytes = format::encode(&records_of(domid), Format::XenstoreKv);
-                let o = opts(xs.as_ptr(), ffi::PHYSMAP_FORMAT_AUTO);
+                let log = CallLog::stderr(0);
                 start.wait();
-                assert_eq!(
-                    abi_restore(domid, &o, &bytes),
-                    ffi::PHYSMAP_OK,
-                    "domain {domid}"
-                );
-                assert_eq!(abi_save(domid, &o), Ok(bytes));
+                (0..RESTORES)
+                    .map(|n| {
+                        let domain = Domain {
+                            domid: 1000 + c * RESTORES + n,
+                            dm_domid: 0,
+                        };
+                        let section = records_of(domain.domid);
+                        hooks::restore_section(&xs, domain, &section, Format::XenstoreKv, 0, &log)
+                            .unwrap_or_else(|e| panic!("domain {}: {e}", domain.domid))
+                    })
+                    .sum::<u32>()
             })
         })
         .collect();
-    for t in threads {
-        t.join().expect("a restore failed");
+    let conflicts: u32 = threads
+        .into_iter()
+        .map(|t| t.join().expect("a restore failed"))
+        .sum();
+    assert_eq!(conflicts, 0, "transaction conflicts");
+    assert_eq!(sb.eagain_replies(), 0, "EAGAIN replies in the daemon's log");
+    let xs = connect(&sb);
+    for domid in 1000..1000 + CLIENTS * RESTORES {
+        let domain = Domain { domid, dm_domid: 0 };
+        assert_eq!(
+            hooks::save_section(&xs, domain).unwrap().value,
+            records_of(domid)
+        );
     }
 }
 
@@ -249,61 +303,55 @@ fn saves_racing_a_writer_see_only_whole_states() {
     assert!(distinct.len() > 1, "saw only states {distinct:?}");
 }
 
+/// Migration between hosts, whichever daemon each runs: C to C, C to oxenstored,
+/// oxenstored to C, oxenstored to oxenstored. The section is the largest both daemons can
+/// list: 240 records with 16-digit offsets and 255-byte names (240 * 17 = 4080 bytes of
+/// names; oxenstored 4.17 lists at most 4096).
 #[test]
-fn migration_from_one_daemon_to_another() {
-    let (source, dest) = (Sandbox::start(), Sandbox::start());
-    let (a, b) = (connect(&source), connect(&dest));
+fn migration_between_daemons() {
     let stubdom = Domain {
         domid: 4,
         dm_domid: 2,
     };
-    let section = largest_section();
-    qemu_writes(&a, stubdom, &section);
+    let section = Section::new(largest_section().records()[..240].to_vec()).unwrap();
     let log = CallLog::stderr(4);
-    let kv = hooks::save(&a, stubdom, Format::XenstoreKv, &log).unwrap();
-    let legacy = hooks::save(&a, stubdom, Format::LegacyV1, &log).unwrap();
-    // Direct, in both formats, and through a legacy -> kv conversion (an old savefile).
-    let converted = format::convert(&legacy, None, Format::XenstoreKv).unwrap();
-    assert_eq!(converted, kv);
-    for (what, bytes) in [("kv", &kv), ("legacy", &legacy), ("converted", &converted)] {
-        b.direct().rm(&stubdom.device_model_dir()).unwrap();
-        assert_eq!(
-            hooks::restore(&b, stubdom, bytes, None, &log).unwrap(),
-            1024,
-            "{what}"
-        );
-        assert_eq!(
-            hooks::save(&b, stubdom, Format::XenstoreKv, &log).unwrap(),
-            kv,
-            "{what}"
-        );
+    for from in [Daemon::C, Daemon::OCaml] {
+        let source = Sandbox::launch(from, Options::default());
+        let a = connect(&source);
+        qemu_writes(&a, stubdom, &section);
+        let kv = hooks::save(&a, stubdom, Format::XenstoreKv, &log).unwrap();
+        let legacy = hooks::save(&a, stubdom, Format::LegacyV1, &log).unwrap();
+        // Direct, in both formats, and through a legacy -> kv conversion (an old savefile).
+        let converted = format::convert(&legacy, None, Format::XenstoreKv).unwrap();
+        assert_eq!(converted, kv);
+        for to in [Daemon::C, Daemon::OCaml] {
+            let dest = Sandbox::launch(to, Options::default());
+            let b = connect(&dest);
+            for (what, bytes) in [("kv", &kv), ("legacy", &legacy), ("converted", &converted)] {
+                b.direct().rm(&stubdom.device_model_dir()).unwrap();
+                assert_eq!(
+                    hooks::restore(&b, stubdom, bytes, None, &log).unwrap(),
+                    240,
+                    "{what}, {from:?} to {to:?}"
+                );
+                assert_eq!(
+                    hooks::save(&b, stubdom, Format::XenstoreKv, &log).unwrap(),
+                    kv,
+                    "{what}, {from:?} to {to:?}"
+                );
+            }
+        }
     }
-}
-
-/// Offset just past the end of the trace file, and the requests logged after `from`.
-fn trace_requests_since(sb: &Sandbox, from: u64) -> (u64, Vec<String>) {
-    let mut file = File::open(sb.trace_path()).unwrap();
-    let end = file.seek(SeekFrom::End(0)).unwrap();
-    if end == from {
-        return (end, Vec::new());
-    }
-    file.seek(SeekFrom::Start(from)).unwrap();
-    let requests = BufReader::new(file)
-        .lines()
-        .map_while(Result::ok)
-        .filter(|l| l.starts_with("IN "))
-        .collect();
-    (end, requests)
 }
 
 /// Waits (bounded) until the daemon has logged a physmap WRITE.
 fn wait_for_first_write(sb: &Sandbox) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (_, requests) = trace_requests_since(sb, 0);
-        if requests
+        if sb
+            .trace_requests()
             .iter()
-            .any(|r| r.contains(" WRITE (") && r.contains("/physmap/"))
+            .any(|r| r.op == "WRITE" && r.args.contains("/physmap/"))
         {
             return;
         }
@@ -386,8 +434,11 @@ fn client_killed_in_the_middle_of_a_restore() {
     child.kill().unwrap();
     child.wait().unwrap();
     // The connection died inside the transaction: xenstored discarded all of it.
-    let (_, requests) = trace_requests_since(&sb, 0);
-    let writes = requests.iter().filter(|r| r.contains(" WRITE (")).count();
+    let writes = sb
+        .trace_requests()
+        .iter()
+        .filter(|r| r.op == "WRITE")
+        .count();
     assert!(
         writes > 0 && writes < 3 * 1024,
         "{writes} writes: not killed mid-restore"
@@ -513,7 +564,7 @@ fn malformed_input_at_scale_never_writes() {
         let encoded = format::encode(&valid, fmt);
         let truncations = (0..encoded.len()).map(|n| encoded[..n].to_vec());
         let mutations: Vec<Vec<u8>> = (0..MUTATIONS).map(|_| mutate(&mut rng, &encoded)).collect();
-        let (mut offset, _) = trace_requests_since(&sb, 0);
+        let (mut offset, _) = sb.requests_since(0);
         for input in truncations.chain(mutations) {
             for mut o in [
                 opts(xs.as_ptr(), code),
@@ -523,7 +574,7 @@ fn malformed_input_at_scale_never_writes() {
                 let errors_before = unsafe { (*logger_ptr).errors };
                 let rc = abi_restore(domain.domid, &o, &input);
                 let errors_logged = unsafe { (*logger_ptr).errors } - errors_before;
-                let (end, requests) = trace_requests_since(&sb, offset);
+                let (end, requests) = sb.requests_since(offset);
                 offset = end;
                 let expected = format::decode(&input, (o.format != 0).then_some(fmt));
                 match expected {
@@ -548,7 +599,7 @@ fn malformed_input_at_scale_never_writes() {
                         let stored = hooks::save(&xs, domain, Format::XenstoreKv, &log).unwrap();
                         assert_eq!(stored, format::encode(&section, Format::XenstoreKv));
                         xs.direct().rm(&domain.device_model_dir()).unwrap();
-                        offset = std::fs::metadata(sb.trace_path()).unwrap().len();
+                        offset = sb.requests_since(offset).0;
                         accepted += 1;
                     }
                 }

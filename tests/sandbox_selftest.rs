@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::sandbox::Sandbox;
+use common::sandbox::{Daemon, Options, Sandbox};
 use physmap_hooks::xenstore::Xenstore;
 use std::path::Path;
 
@@ -30,13 +30,55 @@ fn write_read_dump() {
     );
 }
 
+/// What a fresh store holds differs: oxenstored creates the special watch nodes, `/local`,
+/// and names itself in `/tool/xenstored`.
 #[test]
-fn fresh_store_holds_only_tool_xenstored() {
+fn fresh_store_holds_only_the_daemons_own_nodes() {
     let sb = Sandbox::start();
-    assert_eq!(
-        sb.dump(),
-        "/tool = \"\"   (n0)\n/tool/xenstored = \"\"   (n0)\n"
-    );
+    let expected = match sb.daemon() {
+        Daemon::C => "/tool = \"\"   (n0)\n/tool/xenstored = \"\"   (n0)\n",
+        Daemon::OCaml => {
+            "/@introduceDomain = \"\"   (n0)\n/@releaseDomain = \"\"   (n0)\n\
+             /local = \"\"   (n0)\n/tool = \"\"   (n0)\n\
+             /tool/xenstored = \"/usr/lib/xen-4.17/bin/oxenstored\"   (n0)\n"
+        }
+    };
+    assert_eq!(sb.dump(), expected);
+}
+
+/// Both daemons run side by side, each in its own directory, whatever the run's choice.
+#[test]
+fn both_daemons_run_side_by_side() {
+    let c = Sandbox::launch(Daemon::C, Options::default());
+    let o = Sandbox::launch(Daemon::OCaml, Options::default());
+    c.write("/who", "c");
+    o.write("/who", "o");
+    assert_eq!(c.read("/who").as_deref(), Some("c"));
+    assert_eq!(o.read("/who").as_deref(), Some("o"));
+    assert!(o
+        .dump()
+        .contains("/tool/xenstored = \"/usr/lib/xen-4.17/bin/oxenstored\""));
+    assert!(c.dump().contains("/tool/xenstored = \"\""));
+    // oxenstored's compiled-in socket directory (/var/run/xenstored) was moved into its
+    // sandbox: the writes above went through this socket, and it is a socket.
+    use std::os::unix::fs::FileTypeExt;
+    let meta = std::fs::metadata(o.dir().join("socket")).unwrap();
+    assert!(meta.file_type().is_socket());
+}
+
+/// The order in which `XS_DIRECTORY` lists children: C, creation order; oxenstored, sorted.
+#[test]
+fn children_order_differs_by_daemon() {
+    let sb = Sandbox::start();
+    for name in ["b", "c", "a"] {
+        sb.write(&format!("/d/{name}"), "");
+    }
+    let out = sb.tool("xenstore-list", &["/d"]);
+    let listed = String::from_utf8(out.stdout).unwrap();
+    match sb.daemon() {
+        Daemon::C => assert_eq!(listed, "b\nc\na\n"),
+        Daemon::OCaml => assert_eq!(listed, "a\nb\nc\n"),
+    }
 }
 
 #[test]
@@ -115,12 +157,15 @@ fn kill_is_idempotent_and_restart_starts_empty() {
     assert!(!sb.tool("xenstore-read", &["/tool"]).status.success());
 }
 
-/// `-M N` limits the node path length for dom0 too. Below
+/// `-M N` (oxenstored: `quota-path-max`) limits the node path length for dom0 too. Below
 /// `/local/domain/<any domid>/` only the part after that prefix counts;
 /// elsewhere the whole path does. Too long: EINVAL (reads too).
 #[test]
 fn path_max_applies_to_dom0_relative_to_domain_home() {
-    let sb = Sandbox::start_with_args(&["-M", "20"]);
+    let sb = Sandbox::start_with(Options {
+        path_max: Some(20),
+        ..Options::default()
+    });
     let twenty = "a".repeat(20);
     for home in ["/local/domain/0/", "/local/domain/7/"] {
         sb.write(&format!("{home}{twenty}"), "v");
@@ -148,7 +193,8 @@ fn path_max_applies_to_dom0_relative_to_domain_home() {
 fn trace_logs_requests() {
     let sb = Sandbox::start_traced();
     sb.write("/a", "b");
-    assert_eq!(sb.trace_requests(), ["WRITE (/a b)"]);
+    let requests: Vec<String> = sb.trace_requests().iter().map(|r| r.to_string()).collect();
+    assert_eq!(requests, ["WRITE (/a b)"]);
 }
 
 /// One read through libxenstore's `xs_open(0)`, the way the hooks connect.

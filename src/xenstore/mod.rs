@@ -3,12 +3,20 @@
 //! transactions that are retried as a whole when xenstored reports a conflict.
 //!
 //! Every buffer libxenstore returns is copied and freed before a method returns.
+//!
+//! **No directory listing on a borrowed handle.** `XS_DIRECTORY` is the one request whose
+//! reply grows with what others wrote: oxenstored 4.17 answers it in one reply of any size
+//! (it has no `XS_DIRECTORY_PART`), and libxenstore drops a connection that receives a reply
+//! over the protocol's 4096-byte payload. On libxl's handle (`CTX->xsh`, shared by
+//! everything a long-lived libxl user does) that would let a device model cut the
+//! toolstack's connection by filling its own directory. So [`Tx::directory`] refuses to run
+//! on a borrowed handle, and listings go over [`Xenstore::own_connection`].
 
 mod sys;
 
 pub use sys::{xs_permissions, XS_PERM_NONE, XS_PERM_READ, XS_PERM_WRITE};
 
-use crate::error::Error;
+use crate::error::{Error, Location, SectionError};
 use std::ffi::CString;
 use std::io;
 use std::os::raw::{c_uint, c_void};
@@ -68,6 +76,21 @@ impl Xenstore {
         Xenstore {
             handle: handle.cast(),
             owned: false,
+        }
+    }
+
+    /// Runs `f` on a connection of the library's own: this one when the library (or a Rust
+    /// caller) opened it, else a new one from `xs_open(0)`, which reaches the daemon that
+    /// libxl's `xs_open(0)` reached (the same `XENSTORED_PATH`), closed when `f` returns.
+    /// What `f` does there cannot harm the caller's handle.
+    pub fn own_connection<T>(
+        &self,
+        f: impl FnOnce(&Xenstore) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        if self.owned {
+            f(self)
+        } else {
+            f(&Xenstore::open()?)
         }
     }
 
@@ -156,13 +179,33 @@ pub struct Tx<'a> {
 }
 
 impl Tx<'_> {
-    /// Children of `path`, or `None` if it does not exist.
+    /// Children of `path`, or `None` if it does not exist. Only on a connection of the
+    /// library's own (see the module documentation): on a borrowed handle it is refused.
+    ///
+    /// A listing that the daemon cannot send within one 4096-byte reply (oxenstored 4.17;
+    /// the C daemon pages it with `XS_DIRECTORY_PART`) kills this connection and is
+    /// reported as [`SectionError::ListingTooLarge`].
     pub fn directory(&self, path: &str) -> Result<Option<Vec<String>>, Error> {
+        if !self.xs.owned {
+            return Err(Error::InvalidArgument(format!(
+                "listing {path} on a borrowed xenstore handle (a bug: use own_connection)"
+            )));
+        }
         let c_path = c_path(path)?;
         let mut num: c_uint = 0;
         // SAFETY: live handle, NUL-terminated path, valid out-pointer.
         let list = unsafe { sys::xs_directory(self.handle(), self.id, c_path.as_ptr(), &mut num) };
         let Some(list) = NonNull::new(list) else {
+            // libxenstore refuses the oversized reply (E2BIG), drops the connection, and
+            // its XS_DIRECTORY_PART fallback then fails on the closed descriptor (EBADF).
+            let err = io::Error::last_os_error();
+            if matches!(err.raw_os_error(), Some(libc::E2BIG) | Some(libc::EBADF)) {
+                return Err(SectionError::ListingTooLarge {
+                    at: Location::Path(path.to_owned()),
+                    cause: err.to_string(),
+                }
+                .into());
+            }
             return absent_or_error("directory", path);
         };
         let entries = (0..num as usize)
@@ -230,6 +273,17 @@ impl Tx<'_> {
             return Ok(());
         }
         absent_or_error("rm", path).map(|_: Option<()>| ())
+    }
+
+    /// The permissions of `path`, or `None` if it does not exist.
+    pub fn permissions(&self, path: &str) -> Result<Option<Vec<xs_permissions>>, Error> {
+        match self.get_permissions(path) {
+            Ok(perms) => Ok(Some(perms)),
+            Err(Error::Xenstore { source, .. }) if source.raw_os_error() == Some(libc::ENOENT) => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The permissions of `path`: owner (with the default for everyone else) first.

@@ -1,17 +1,21 @@
-//! A real xenstored (Debian 12's C daemon, 4.17) per test, without a hypervisor.
+//! A real xenstore daemon per test, without a hypervisor: either of the two Debian 12 ships
+//! (4.17), chosen by `XENSTORE_DAEMON` — `xenstored` (C, the default here) or `oxenstored`
+//! (OCaml, what Debian's init script starts when `XENSTORED` is unset).
 //!
-//! Each `Sandbox` runs its own daemon in its own temp dir (`XENSTORED_RUNDIR`),
-//! with `tests/sandbox/xenstored-shim.c` preloaded to stand in for the
-//! hypervisor interfaces that xenstored needs to introduce dom0 (see
-//! FACTS.md §5). Clients on its unix socket act as dom0. Tests can run in
-//! parallel: nothing is shared between daemons, and each is killed by pid.
+//! Each `Sandbox` runs its own daemon in its own temp dir (`XENSTORED_RUNDIR`), with
+//! `tests/sandbox/xenstored-shim.c` preloaded to stand in for the hypervisor interfaces that
+//! the daemon needs to introduce dom0, and to move oxenstored's compiled-in socket directory
+//! into the sandbox (see FACTS.md §5 and §8). Clients on its unix socket act as dom0. Tests
+//! can run in parallel: nothing is shared between daemons, and each is killed by pid.
 //!
-//! Env overrides: `PHYSMAP_XENSTORED` (daemon binary), `PHYSMAP_SANDBOX_SHIM`
-//! (prebuilt shim; otherwise it is built once per test process into
-//! `<target>/sandbox/`).
+//! Env overrides: `XENSTORE_DAEMON`, `PHYSMAP_XENSTORED` / `PHYSMAP_OXENSTORED` (daemon
+//! binaries), `PHYSMAP_SANDBOX_SHIM` (prebuilt shim; otherwise it is built once per test
+//! process into `<target>/sandbox/`).
 
 use std::ffi::OsString;
+use std::fmt;
 use std::fs;
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -21,34 +25,107 @@ use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const DEFAULT_XENSTORED: &str = "/usr/lib/xen-4.17/bin/xenstored";
+const DEFAULT_OXENSTORED: &str = "/usr/lib/xen-4.17/bin/oxenstored";
+/// Debian's configuration of oxenstored: the sandbox starts from it, so that its quotas and
+/// conflict limits are the ones a Debian host runs with.
+const DEBIAN_OXENSTORED_CONF: &str = "/etc/xen/oxenstored.conf";
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Which xenstore daemon a sandbox runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Daemon {
+    /// The C `xenstored`: lists children in creation order, pages large directory
+    /// listings (`XS_DIRECTORY_PART`), traces requests with `-T`.
+    C,
+    /// The OCaml `oxenstored`: lists children sorted, answers a directory in one reply of
+    /// any size, merges transactions (see FACTS.md §8).
+    OCaml,
+}
+
+impl Daemon {
+    /// The daemon of this test run: `XENSTORE_DAEMON=oxenstored|xenstored` (default
+    /// `xenstored`). Anything else is a mistake worth stopping on.
+    pub fn from_env() -> Daemon {
+        match std::env::var("XENSTORE_DAEMON").as_deref() {
+            Err(_) | Ok("") | Ok("xenstored") => Daemon::C,
+            Ok("oxenstored") => Daemon::OCaml,
+            Ok(other) => panic!("XENSTORE_DAEMON={other}: expected xenstored or oxenstored"),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Daemon::C => "xenstored",
+            Daemon::OCaml => "oxenstored",
+        }
+    }
+}
+
+/// Limits and switches of a sandboxed daemon, in terms both daemons understand.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Longest node path, counted from the connection's domain home for paths below it
+    /// (C: `-M`, oxenstored: `quota-path-max`); both apply it to dom0.
+    pub path_max: Option<u32>,
+    /// oxenstored's `quota-maxsize` (longest value; applies to dom0 too). The C daemon's
+    /// `-S` exempts dom0, so a test that needs this limit runs on oxenstored only.
+    pub max_size: Option<u32>,
+    /// Log every request (C: `-T` trace, oxenstored: its access log with read and
+    /// transaction operations); read them with [`Sandbox::requests_since`].
+    pub traced: bool,
+    /// oxenstored's `test-eagain`: fail transaction commits with EAGAIN at random.
+    pub test_eagain: bool,
+}
+
+/// One request as the daemon logged it, in the C daemon's names (`WRITE`, `DIRECTORY`,
+/// `TRANSACTION_START`...), whichever daemon logged it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The connection it came on (C: its address in the daemon, oxenstored: `A<n>`).
+    pub conn: String,
+    pub op: String,
+    /// The arguments as logged (path first; NULs shown as spaces), trimmed.
+    pub args: String,
+}
+
+impl fmt::Display for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.op, self.args)
+    }
+}
+
 pub struct Sandbox {
+    daemon: Daemon,
+    options: Options,
     dir: PathBuf,
     socket: PathBuf,
     trace: Option<PathBuf>,
-    args: Vec<String>,
     child: Option<Child>,
     pid: u32,
 }
 
 impl Sandbox {
-    /// Starts a daemon with default limits.
+    /// Starts the run's daemon ([`Daemon::from_env`]) with default limits.
     pub fn start() -> Sandbox {
-        Self::launch(&[], false)
+        Self::start_with(Options::default())
     }
 
-    /// Starts a daemon with extra xenstored arguments, e.g. `["-M", "60"]`.
-    pub fn start_with_args(args: &[&str]) -> Sandbox {
-        Self::launch(args, false)
+    /// Starts the run's daemon with the given limits.
+    pub fn start_with(options: Options) -> Sandbox {
+        Self::launch(Daemon::from_env(), options)
     }
 
-    /// Starts a daemon that logs every request to `trace_path()`.
+    /// Starts a daemon that logs every request (see [`Sandbox::requests_since`]).
     pub fn start_traced() -> Sandbox {
-        Self::launch(&[], true)
+        Self::start_with(Options {
+            traced: true,
+            ..Options::default()
+        })
     }
 
-    fn launch(extra: &[&str], traced: bool) -> Sandbox {
+    /// Starts a given daemon, whatever the run's choice (for tests of one daemon's
+    /// behaviour, or of both side by side).
+    pub fn launch(daemon: Daemon, options: Options) -> Sandbox {
         let dir = fresh_dir();
         let socket = dir.join("socket");
         // sockaddr_un.sun_path holds 108 bytes including the NUL.
@@ -57,19 +134,13 @@ impl Sandbox {
             "sandbox socket path too long for a unix socket: {} (use a shorter TMPDIR)",
             socket.display()
         );
-        let trace = traced.then(|| dir.join("trace"));
-        let mut args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        if let Some(t) = &trace {
-            args.extend([
-                "-T".to_string(),
-                t.to_str().expect("utf-8 temp dir").to_string(),
-            ]);
-        }
+        let trace = options.traced.then(|| dir.join("trace"));
         let mut sb = Sandbox {
+            daemon,
+            options,
             dir,
             socket,
             trace,
-            args,
             child: None,
             pid: 0,
         };
@@ -77,23 +148,54 @@ impl Sandbox {
         sb
     }
 
+    pub fn daemon(&self) -> Daemon {
+        self.daemon
+    }
+
+    /// The daemon's command line: binary and arguments.
+    fn command(&self) -> Command {
+        let pidfile = self.dir.join("xenstored.pid");
+        match self.daemon {
+            Daemon::C => {
+                let mut cmd = Command::new(binary("PHYSMAP_XENSTORED", DEFAULT_XENSTORED));
+                // -N: no fork, so the child's pid is the daemon's pid.
+                // -F: pid file inside the sandbox (none is written without -F).
+                // The store lives in memory (default -I on): nothing outside `dir`.
+                cmd.arg("-N").arg("-F").arg(&pidfile);
+                if let Some(n) = self.options.path_max {
+                    cmd.args(["-M", &n.to_string()]);
+                }
+                if let Some(t) = &self.trace {
+                    cmd.arg("-T").arg(t);
+                }
+                assert!(
+                    self.options.max_size.is_none() && !self.options.test_eagain,
+                    "max_size and test_eagain are oxenstored settings"
+                );
+                cmd
+            }
+            Daemon::OCaml => {
+                let conf = self.dir.join("oxenstored.conf");
+                fs::write(&conf, oxenstored_conf(&self.dir, &self.options))
+                    .expect("write oxenstored.conf");
+                let mut cmd = Command::new(binary("PHYSMAP_OXENSTORED", DEFAULT_OXENSTORED));
+                cmd.arg("--no-fork").arg("--config-file").arg(conf);
+                cmd
+            }
+        }
+    }
+
     /// Runs the daemon in `self.dir` and waits until its socket accepts a
-    /// connection (it exists a moment before xenstored listens on it).
+    /// connection (it exists a moment before the daemon listens on it).
     fn spawn(&mut self) {
-        let xenstored = xenstored_path();
         let log_path = self.dir.join("xenstored.log");
         let pidfile = self.dir.join("xenstored.pid");
         // xenstored writes its pid file without truncating it.
         let _ = fs::remove_file(&pidfile);
+        let _ = fs::remove_file(&self.socket);
         let log = fs::File::create(&log_path).expect("create xenstored.log");
-        // -N: no fork, so the child's pid is the daemon's pid.
-        // -F: pid file inside the sandbox (none is written without -F).
-        // The store lives in memory (default -I on): nothing outside `dir`.
-        let mut child = Command::new(&xenstored)
-            .arg("-N")
-            .arg("-F")
-            .arg(&pidfile)
-            .args(&self.args)
+        let mut cmd = self.command();
+        let mut child = cmd
             .env("XENSTORED_RUNDIR", &self.dir)
             .env("LD_PRELOAD", preload())
             .env_remove("XENSTORED_PATH")
@@ -101,27 +203,23 @@ impl Sandbox {
             .stdout(log.try_clone().expect("dup log fd"))
             .stderr(log)
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot run {}: {e} (run scripts/bootstrap.sh)",
-                    xenstored.display()
-                )
-            });
+            .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (run scripts/bootstrap.sh)"));
         self.pid = child.id();
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if UnixStream::connect(&self.socket).is_ok() {
                 break;
             }
-            let exited = child.try_wait().expect("try_wait on xenstored");
+            let exited = child.try_wait().expect("try_wait on the daemon");
             if exited.is_some() || Instant::now() > deadline {
                 if exited.is_none() {
                     let _ = child.kill();
                     let _ = child.wait();
                 }
                 panic!(
-                    "xenstored (args {:?}) {} in {}; log:\n{}",
-                    self.args,
+                    "{} ({:?}) {} in {}; log:\n{}",
+                    self.daemon.name(),
+                    self.options,
                     match exited {
                         Some(st) => format!("exited at start-up ({st})"),
                         None => format!("did not accept connections within {START_TIMEOUT:?}"),
@@ -147,22 +245,65 @@ impl Sandbox {
         self.pid
     }
 
-    /// The trace file; panics unless started with `start_traced()`.
+    /// The request log; panics unless started traced.
     pub fn trace_path(&self) -> &Path {
         self.trace
             .as_deref()
-            .expect("sandbox not started with start_traced()")
+            .expect("sandbox not started with traced: true")
     }
 
-    /// Requests logged in the trace so far, one per request, as
-    /// `"TYPE (args)"`, e.g. `"WRITE (/a/b value)"` or `"DIRECTORY (/a )"`.
-    /// Trace lines look like `IN 0x55e0... 20240101 12:00:00 WRITE (/a/b value)`.
-    pub fn trace_requests(&self) -> Vec<String> {
-        let text = fs::read_to_string(self.trace_path()).expect("read trace");
+    /// How many requests the daemon has answered with EAGAIN so far: transaction commits
+    /// that conflicted (or that oxenstored's `test-eagain` failed). C trace:
+    /// `OUT 0x... ERROR (EAGAIN )`; oxenstored access log: `A3.1  error  EAGAIN`.
+    pub fn eagain_replies(&self) -> usize {
+        let text = fs::read_to_string(self.trace_path()).expect("read the request log");
         text.lines()
-            .filter(|l| l.starts_with("IN "))
-            .filter_map(|l| l.splitn(5, ' ').nth(4).map(str::to_string))
-            .collect()
+            .filter(|l| match self.daemon {
+                Daemon::C => l.starts_with("OUT ") && l.contains(" ERROR (EAGAIN"),
+                Daemon::OCaml => {
+                    let mut words = l.split_whitespace().skip(2);
+                    words.next() == Some("error") && words.next() == Some("EAGAIN")
+                }
+            })
+            .count()
+    }
+
+    /// Every request logged so far.
+    pub fn trace_requests(&self) -> Vec<Request> {
+        self.requests_since(0).1
+    }
+
+    /// The offset just past the end of the request log, and the requests logged after
+    /// offset `from` (an offset this returned before, or 0).
+    ///
+    /// C trace lines: `IN 0x55e0... 20240101 12:00:00 WRITE (/a/b value)`.
+    /// oxenstored access-log lines: `[20240101T12:00:00.000Z]  A3.1         write     /a/b value`,
+    /// next to lines that are no requests (`newconn`, `endconn`, `error`, `commit`...).
+    pub fn requests_since(&self, from: u64) -> (u64, Vec<Request>) {
+        let mut file = fs::File::open(self.trace_path()).expect("open the request log");
+        let end = file.seek(SeekFrom::End(0)).unwrap();
+        if end <= from {
+            return (end, Vec::new());
+        }
+        file.seek(SeekFrom::Start(from)).unwrap();
+        let mut requests = Vec::new();
+        let mut read = from;
+        for line in BufReader::new(file).split(b'\n') {
+            let line = line.expect("read the request log");
+            // A line still being written is read next time.
+            if read + line.len() as u64 >= end {
+                break;
+            }
+            read += line.len() as u64 + 1;
+            let line = String::from_utf8_lossy(&line);
+            if let Some(r) = match self.daemon {
+                Daemon::C => parse_c_trace(&line),
+                Daemon::OCaml => parse_access_log(&line),
+            } {
+                requests.push(r);
+            }
+        }
+        (read, requests)
     }
 
     /// Runs `f` with `XENSTORED_PATH` pointing at this sandbox, for code
@@ -282,16 +423,110 @@ pub fn fresh_dir() -> PathBuf {
     dir
 }
 
-fn xenstored_path() -> PathBuf {
-    let p = std::env::var_os("PHYSMAP_XENSTORED")
+fn binary(var: &str, default: &str) -> PathBuf {
+    let p = std::env::var_os(var)
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_XENSTORED));
+        .unwrap_or_else(|| PathBuf::from(default));
     assert!(
         p.exists(),
         "{} not found (run scripts/bootstrap.sh)",
         p.display()
     );
     p
+}
+
+/// oxenstored's configuration for a sandbox in `dir`: Debian's file, with everything that
+/// names a path moved into `dir` and the test's settings. Keys given twice: the last wins.
+fn oxenstored_conf(dir: &Path, options: &Options) -> String {
+    let debian = fs::read_to_string(DEBIAN_OXENSTORED_CONF).unwrap_or_else(|e| {
+        panic!("{DEBIAN_OXENSTORED_CONF}: {e} (run scripts/bootstrap.sh: xen-utils-common)")
+    });
+    // The ring page and event channel that dom0's introduction reads: a zeroed page, and
+    // "1" without a newline (oxenstored's int_of_string refuses one).
+    let kva = dir.join("xsd_kva");
+    let port = dir.join("xsd_port");
+    fs::write(&kva, [0u8; 4096]).expect("write xsd_kva");
+    fs::write(&port, "1").expect("write xsd_port");
+    let d = dir.display();
+    let mut conf = format!(
+        "{debian}\n# physmap-hooks sandbox\n\
+         pid-file = {d}/xenstored.pid\n\
+         persistent = false\n\
+         xenstored-log-file = {d}/oxenstored.log\n\
+         xenstored-kva = {}\n\
+         xenstored-port = {}\n\
+         test-eagain = {}\n",
+        kva.display(),
+        port.display(),
+        options.test_eagain
+    );
+    if options.traced {
+        conf.push_str(&format!(
+            "access-log-file = {d}/trace\n\
+             access-log-read-ops = true\n\
+             access-log-transactions-ops = true\n\
+             access-log-special-ops = true\n\
+             access-log-nb-chars = 8192\n\
+             access-log-nb-lines = 1000000000\n"
+        ));
+    } else {
+        // In the sandbox: Debian's default would write under /var/log. Never /dev/null:
+        // oxenstored rotates a log by renaming it (/dev/null.1, ...) and creating a new
+        // regular file, which destroys the host's /dev/null.
+        conf.push_str(&format!("access-log-file = {d}/access.log\n"));
+    }
+    if let Some(n) = options.path_max {
+        conf.push_str(&format!("quota-path-max = {n}\n"));
+    }
+    if let Some(n) = options.max_size {
+        conf.push_str(&format!("quota-maxsize = {n}\n"));
+    }
+    conf
+}
+
+fn parse_c_trace(line: &str) -> Option<Request> {
+    let mut fields = line.splitn(5, ' ');
+    if fields.next()? != "IN" {
+        return None;
+    }
+    let conn = fields.next()?.to_string();
+    let request = fields.nth(2)?;
+    let (op, args) = request.split_once(" (")?;
+    Some(Request {
+        conn,
+        op: op.to_string(),
+        args: args.strip_suffix(')').unwrap_or(args).trim().to_string(),
+    })
+}
+
+fn parse_access_log(line: &str) -> Option<Request> {
+    let rest = line.split_once("]  ")?.1;
+    let (conn, rest) = rest.split_once(' ')?;
+    let rest = rest.trim_start();
+    // The operation is padded to 10 columns ("t start   ", "write     ").
+    let (op, args) = rest.split_at(rest.len().min(10));
+    let op = match op.trim() {
+        "read" => "READ",
+        "write" => "WRITE",
+        "directory" => "DIRECTORY",
+        "mkdir" => "MKDIR",
+        "rm" => "RM",
+        "getperms" => "GET_PERMS",
+        "setperms" => "SET_PERMS",
+        "t start" => "TRANSACTION_START",
+        "t end" => "TRANSACTION_END",
+        "watch" => "WATCH",
+        "unwatch" => "UNWATCH",
+        // newconn, endconn, error, commit, conflict...: not requests.
+        _ => return None,
+    };
+    // The connection without the transaction (`A3.1` -> `A3`).
+    let conn = conn.split('.').next().unwrap_or(conn).to_string();
+    Some(Request {
+        conn,
+        op: op.to_string(),
+        args: args.trim().to_string(),
+    })
 }
 
 /// LD_PRELOAD splits its value at spaces and colons.

@@ -1,18 +1,31 @@
 #!/bin/bash
-# Run Debian 12's real C xenstored (4.17) without a hypervisor, for humans and
-# `make demo`.  Everything the daemon writes stays under DIR, so any number of
-# sandboxes can run side by side.
+# Run one of Debian 12's real xenstore daemons (4.17) without a hypervisor, for
+# humans, `make demo` and the benchmarks: the C xenstored (default) or oxenstored
+# (XENSTORE_DAEMON=oxenstored), the one Debian's init script starts by default.
+# Everything the daemon writes stays under DIR, so any number of sandboxes can
+# run side by side.
 #
-#   xenstored-sandbox.sh start DIR [extra xenstored args, e.g. -M 60 -T DIR/trace]
+#   xenstored-sandbox.sh start DIR [-M N] [-T FILE] [more xenstored args]
 #       eval "$(xenstored-sandbox.sh start /tmp/xs)"   # sets XENSTORED_PATH
 #   xenstored-sandbox.sh stop DIR
 #
-# Env: XENSTORED (daemon binary), SHIM (prebuilt or wanted path of the shim,
-# default DIR/xenstored-shim.so), CC (default gcc).
+# -M N: longest path (oxenstored: quota-path-max); -T FILE: log every request
+# (oxenstored: its access log, another format than C's trace). Other arguments
+# are for the C daemon only.
+#
+# Env: XENSTORE_DAEMON (xenstored or oxenstored), XENSTORED / OXENSTORED (daemon
+# binaries), OXENSTORED_EXTRA (lines appended to oxenstored's configuration, e.g.
+# "test-eagain = true"), SHIM (prebuilt or wanted path of the shim, default
+# DIR/xenstored-shim.so), CC (default gcc).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-xenstored=${XENSTORED:-/usr/lib/xen-4.17/bin/xenstored}
+daemon=${XENSTORE_DAEMON:-xenstored}
+case $daemon in
+xenstored) xenstored=${XENSTORED:-/usr/lib/xen-4.17/bin/xenstored} ;;
+oxenstored) xenstored=${OXENSTORED:-/usr/lib/xen-4.17/bin/oxenstored} ;;
+*) echo "XENSTORE_DAEMON=$daemon: expected xenstored or oxenstored" >&2; exit 2 ;;
+esac
 
 usage() { echo "usage: $0 start DIR [xenstored args...] | stop DIR" >&2; exit 2; }
 [ $# -ge 2 ] || usage
@@ -28,7 +41,7 @@ start)
     dir=$(cd "$dir" && pwd)   # the socket path must be absolute for clients
     pidfile=$dir/xenstored.pid
     if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-        echo "xenstored already running in $dir (pid $(cat "$pidfile"))" >&2
+        echo "a daemon is already running in $dir (pid $(cat "$pidfile"))" >&2
         exit 1
     fi
     shim=${SHIM:-$dir/xenstored-shim.so}
@@ -38,12 +51,52 @@ start)
         mv -f "$shim.tmp.$$" "$shim"
     fi
     rm -f "$dir/socket" "$pidfile"
-    # -N: stay in the foreground, so $! is the daemon's pid.
-    # -F: without it there is no pid file; with it, it goes into DIR.
-    # XENSTORED_RUNDIR puts the socket in DIR; the database is in memory
-    # by default (-I on), so nothing is written to /var/lib/xenstored.
-    XENSTORED_RUNDIR=$dir LD_PRELOAD=$shim \
-        "$xenstored" -N -F "$pidfile" "$@" \
+    if [ "$daemon" = oxenstored ]; then
+        # oxenstored takes no options for these: its configuration file does.
+        # Start from Debian's, so that quotas and conflict limits are the real
+        # ones; move every path into DIR. The socket path is compiled in
+        # (/var/run/xenstored): the shim moves it to $XENSTORED_RUNDIR.
+        # Never /dev/null for a log file: oxenstored rotates its logs by
+        # renaming the file (to /dev/null.1, ...) and creating a new regular
+        # one, which destroys the host's /dev/null.
+        conf=$dir/oxenstored.conf
+        cat /etc/xen/oxenstored.conf >"$conf"
+        head -c 4096 /dev/zero >"$dir/xsd_kva"
+        printf 1 >"$dir/xsd_port"     # no newline: int_of_string refuses one
+        cat >>"$conf" <<EOF
+# xenstored-sandbox.sh
+pid-file = $dir/xenstored.pid
+persistent = false
+xenstored-log-file = $dir/oxenstored.log
+xenstored-kva = $dir/xsd_kva
+xenstored-port = $dir/xsd_port
+access-log-file = $dir/access.log
+EOF
+        while [ $# -gt 0 ]; do
+            case $1 in
+            -M) echo "quota-path-max = $2" >>"$conf"; shift 2 ;;
+            -T) cat >>"$conf" <<EOF
+access-log-file = $2
+access-log-read-ops = true
+access-log-transactions-ops = true
+access-log-special-ops = true
+access-log-nb-chars = 8192
+access-log-nb-lines = 1000000000
+EOF
+                shift 2 ;;
+            *) echo "oxenstored sandbox: unsupported argument $1" >&2; exit 2 ;;
+            esac
+        done
+        [ -z "${OXENSTORED_EXTRA:-}" ] || printf '%s\n' "$OXENSTORED_EXTRA" >>"$conf"
+        set -- --no-fork --config-file "$conf"
+    else
+        # -N: stay in the foreground, so $! is the daemon's pid.
+        # -F: without it there is no pid file; with it, it goes into DIR.
+        # XENSTORED_RUNDIR puts the socket in DIR; the database is in memory
+        # by default (-I on), so nothing is written to /var/lib/xenstored.
+        set -- -N -F "$pidfile" "$@"
+    fi
+    XENSTORED_RUNDIR=$dir LD_PRELOAD=$shim "$xenstored" "$@" \
         </dev/null >"$dir/xenstored.log" 2>&1 &
     pid=$!
     # Ready when a client gets an answer (the socket exists a moment before
@@ -53,14 +106,14 @@ start)
     for _ in $(seq 100); do              # up to 10 s
         if ready; then up=1; break; fi
         if ! kill -0 "$pid" 2>/dev/null; then
-            echo "xenstored exited at start-up; log:" >&2
+            echo "$daemon exited at start-up; log:" >&2
             cat "$dir/xenstored.log" >&2
             exit 1
         fi
         sleep 0.1
     done
     if [ -z "$up" ]; then
-        echo "xenstored did not answer on $dir/socket within 10 s" >&2
+        echo "$daemon did not answer on $dir/socket within 10 s" >&2
         kill -9 "$pid" 2>/dev/null || true
         exit 1
     fi

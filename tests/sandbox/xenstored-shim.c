@@ -1,6 +1,7 @@
 /*
- * LD_PRELOAD shim that lets Debian 12's C xenstored (4.17) run without a
- * hypervisor, so tests talk to the real daemon over its unix socket.
+ * LD_PRELOAD shim that lets Debian 12's xenstore daemons (4.17: the C
+ * xenstored and the OCaml oxenstored) run without a hypervisor, so tests talk
+ * to the real daemon over its unix socket.
  *
  * xenstored cannot start unless it introduces dom0 (-D leaves the store
  * uninitialised and the first request crashes it).  Introducing dom0 needs
@@ -14,11 +15,17 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <xenctrl.h>
 #include <xenevtchn.h>
@@ -46,6 +53,20 @@ int xc_domain_getinfo(xc_interface *xch, uint32_t first_domid,
     memset(info, 0, sizeof(*info));
     info->domid = first_domid;
     info->running = 1;
+    return 1;
+}
+
+/* oxenstored asks through the list call (to notice dying domains); the same
+ * answer: the asked domain exists and runs. */
+int xc_domain_getinfolist(xc_interface *xch, uint32_t first_domain,
+                          unsigned int max_domains, xc_domaininfo_t *info)
+{
+    (void)xch;
+    if (max_domains == 0)
+        return 0;
+    memset(info, 0, sizeof(*info));
+    info->domain = first_domain;
+    info->flags = XEN_DOMINF_running;
     return 1;
 }
 
@@ -79,6 +100,7 @@ xenevtchn_handle *xenevtchn_open(xentoollog_logger *l, unsigned flags)
 xenevtchn_handle *xenevtchn_fdopen(xentoollog_logger *l, int fd, unsigned flags)
 { (void)l; (void)flags; evtchn_fd = fd; return (xenevtchn_handle *)&evtchn_fd; }
 int xenevtchn_fd(xenevtchn_handle *h) { (void)h; return evtchn_fd; }
+int xenevtchn_close(xenevtchn_handle *h) { (void)h; return 0; }
 int xenevtchn_notify(xenevtchn_handle *h, evtchn_port_t p)
 { (void)h; (void)p; return 0; }
 xenevtchn_port_or_error_t xenevtchn_bind_virq(xenevtchn_handle *h,
@@ -116,16 +138,100 @@ static int fake_proc_xen(const char *path)
     return -2; /* not ours */
 }
 
-/* xenstored imports open(); open64() is the same call, caught in case a
- * rebuild uses it.  Everything else goes to the real libc function. */
+/* --- oxenstored's run directory is compiled in (/var/run/xenstored, where
+ * it binds its socket): no option, variable or config key moves it.  Move it
+ * here instead, into $XENSTORED_RUNDIR (the variable the C daemon reads), so
+ * that sandboxes of either daemon can run side by side.  `path` is returned
+ * unchanged unless it lies in one of those directories. */
+static const char *sandboxed(const char *path, char *buf, size_t len)
+{
+    static const char *const fixed[] = { "/var/run/xenstored", "/run/xenstored" };
+    const char *rundir = getenv("XENSTORED_RUNDIR");
+    size_t i, n;
+
+    if (!path || !rundir)
+        return path;
+    for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+        n = strlen(fixed[i]);
+        if (strncmp(path, fixed[i], n) == 0 &&
+            (path[n] == '\0' || path[n] == '/')) {
+            if ((size_t)snprintf(buf, len, "%s%s", rundir, path + n) >= len)
+                return path;
+            return buf;
+        }
+    }
+    return path;
+}
+
+/* The next definition of the function being wrapped (libc's). */
+#define REAL(name)                                                           \
+    static __typeof__(name) *real;                                           \
+    if (!real)                                                               \
+        real = (__typeof__(name) *)dlsym(RTLD_NEXT, #name)
+
+int unlink(const char *path)
+{
+    char buf[PATH_MAX];
+    REAL(unlink);
+    return real(sandboxed(path, buf, sizeof(buf)));
+}
+
+int mkdir(const char *path, mode_t mode)
+{
+    char buf[PATH_MAX];
+    REAL(mkdir);
+    return real(sandboxed(path, buf, sizeof(buf)), mode);
+}
+
+int bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    struct sockaddr_un un;
+    char buf[sizeof(un.sun_path)];
+    const char *path;
+    REAL(bind);
+
+    if (addr->sa_family != AF_UNIX || len > sizeof(un))
+        return real(fd, addr, len);
+    memset(&un, 0, sizeof(un));
+    memcpy(&un, addr, len);
+    path = sandboxed(un.sun_path, buf, sizeof(buf));
+    if (path == un.sun_path)
+        return real(fd, addr, len);
+    strcpy(un.sun_path, path);
+    return real(fd, (struct sockaddr *)&un, sizeof(un));
+}
+
+/* oxenstored raises RLIMIT_NOFILE to /proc/sys/fs/nr_open, which needs
+ * CAP_SYS_RESOURCE (EPERM kills it at start-up).  Clamp to the hard limit. */
+int setrlimit(__rlimit_resource_t resource, const struct rlimit *rl)
+{
+    struct rlimit clamped;
+    REAL(setrlimit);
+
+    if (resource == RLIMIT_NOFILE && getrlimit(RLIMIT_NOFILE, &clamped) == 0) {
+        if (rl->rlim_cur < clamped.rlim_max)
+            clamped.rlim_cur = rl->rlim_cur;
+        else
+            clamped.rlim_cur = clamped.rlim_max;
+        if (rl->rlim_max < clamped.rlim_max)
+            clamped.rlim_max = rl->rlim_max;
+        return real(resource, &clamped);
+    }
+    return real(resource, rl);
+}
+
+/* The daemons import open() or open64(); both are caught.  Everything else
+ * goes to the real libc function. */
 #define WRAP_OPEN(name)                                                      \
     int name(const char *path, int flags, ...)                               \
     {                                                                        \
         static int (*real)(const char *, int, ...);                          \
+        char buf[PATH_MAX];                                                  \
         mode_t mode = 0;                                                     \
         int fd = fake_proc_xen(path);                                        \
         if (fd != -2)                                                        \
             return fd;                                                       \
+        path = sandboxed(path, buf, sizeof(buf));                            \
         if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {         \
             va_list ap;                                                      \
             va_start(ap, flags);                                             \

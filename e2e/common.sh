@@ -1,0 +1,35 @@
+# Shared by the e2e scripts: paths, the cache, the Debian mirror and versions.
+# Sourced, not run.
+
+E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+E2E_CACHE=${PHYSMAP_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/physmap-hooks/e2e}
+E2E_OUT=${PHYSMAP_E2E_OUT:-$E2E_ROOT/target/e2e}
+
+# The suite every Xen package of the test comes from.  Debian 12's newest Xen
+# (bookworm-security, 4.17.7+13-...) has binaries but its source answers 404
+# on the mirrors reachable here, while bookworm's 4.17.5+72-g01140da4e8-1 has
+# both.  The patched libxl must match the Xen libraries beside it exactly, so
+# dom0 is installed from bookworm alone and libxl is built from that source.
+E2E_SUITE=bookworm
+E2E_XEN_VERSION=4.17.5+72-g01140da4e8-1
+
+log() { printf 'e2e: %s\n' "$*" >&2; }
+die() { printf 'e2e: error: %s\n' "$*" >&2; exit 1; }
+
+# The host's own mirror for $E2E_SUITE/main, from its apt configuration
+# (deb822 or one-line format alike).
+e2e_mirror() {
+    local m
+    m=$(apt-get indextargets --format '$(SITE) $(RELEASE) $(COMPONENT)' \
+            'Identifier: Packages' 2>/dev/null |
+        awk -v s="$E2E_SUITE" '$2 == s && $3 == "main" { print $1; exit }')
+    [ -n "$m" ] || die "no '$E2E_SUITE main' in the host's apt sources (apt-get update first?)"
+    printf '%s\n' "$m"
+}
+
+# sha256 of the named files' contents and of any extra strings, for cache keys.
+e2e_key() {
+    { for f in "$@"; do
+          if [ -f "$f" ]; then sha256sum "$f"; else printf '%s\n' "$f"; fi
+      done; } | sha256sum | cut -c1-16
+}
