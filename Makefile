@@ -159,10 +159,14 @@ test-domain-checks: check-xenctrl-linkage $(FAKE_XENCTRL) $(CTEST)/domain_checks
 	} 2>$$dir/stderr || { cat $$dir/stderr >&2; exit 1; }; \
 	echo "domain_checks_test under valgrind: no errors, no leaks"
 
-## The libxl patches (xl-patches/): the loader sequence they contain, run from C against
-## the built library and two deliberately broken ones; the test's loader must be the
-## patches' loader verbatim; every patch file must parse.
+## The libxl patches (xl-patches/): the plugin code they add, run from C against the
+## built library and deliberately broken ones (plain, then setgid); the test's copy must
+## be the patches' code verbatim; the ABI declarations they repeat must match the header
+## (and altered copies must fail that check); every patch file must parse.
 XL_SERIES := 4.17 master
+XL_PATCHES = $(sort $(wildcard $(foreach s,$(XL_SERIES),xl-patches/$(s)/*.patch \
+	xl-patches/$(s)/*/*.patch)))
+PLUGINS := $(CTEST)/plugins
 
 $(CTEST)/broken_abi.so: tests/c/broken_plugin.c
 	@mkdir -p $(@D)
@@ -172,32 +176,101 @@ $(CTEST)/missing_symbol.so: tests/c/broken_plugin.c
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -shared -fPIC -DMISSING_SYMBOL -o $@ $<
 
+$(CTEST)/null_strerror.so: tests/c/broken_plugin.c
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -shared -fPIC -DNULL_STRERROR -o $@ $<
+
 $(CTEST)/plugin_loader_test: tests/c/plugin_loader_test.c
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -o $@ $< -ldl
 
+## The plugin code of patch 0001: from the ABI declarations to the end of
+## libxl__physmap_plugin_restore().
 LOADER_COPY = awk '/^.define PHYSMAP_ABI_VERSION 1$$/ {p=1} p {print} \
-	p && /^void libxl__physmap_plugin_unload/ {u=1} u && /^}/ {exit}'
+	p && /^int libxl__physmap_plugin_restore/ {u=1} u && /^}/ {exit}'
+## The ABI declarations of patch 0001, renamed so that they can sit next to the header.
+ABI_COPY = awk '/^.define PHYSMAP_ABI_VERSION 1$$/ {p=1} p {print} \
+	p && /^typedef const char .physmap_strerror_fn/ {exit}' | \
+	sed -e 's/\<PHYSMAP_/COPY_PHYSMAP_/g' \
+	    -e 's/^struct physmap_hook_opts {/struct physmap_hook_opts_copy {/'
+## Alterations of the ABI copy that abi_copy_test.c must reject, one per line.
+ABI_MUTATIONS := \
+	's/COPY_PHYSMAP_ABI_VERSION 1/COPY_PHYSMAP_ABI_VERSION 2/' \
+	's/COPY_PHYSMAP_FORMAT_XENSTORE_KV 1/COPY_PHYSMAP_FORMAT_XENSTORE_KV 0/' \
+	's/uint32_t flags;/uint64_t flags;/' \
+	's/uint32_t dm_domid;/int32_t dm_domid;/' \
+	'/uint32_t format;/{h;d}; /uint32_t flags;/{p;x}' \
+	's/void \*logger;/void *logger; void *extra;/' \
+	's/uint8_t \*\*buf, uint32_t \*len/uint8_t **buf, size_t *len/' \
+	's/const uint8_t \*buf, uint32_t len/uint8_t *buf, uint32_t len/' \
+	's/physmap_free_fn(void \*buf)/physmap_free_fn(uint8_t *buf)/' \
+	's/typedef const char \*physmap_strerror_fn/typedef char *physmap_strerror_fn/' \
+	's/typedef uint32_t physmap_abi_version_fn/typedef int physmap_abi_version_fn/'
 
-test-loader: build $(CTEST)/plugin_loader_test $(CTEST)/broken_abi.so \
-		$(CTEST)/missing_symbol.so
-	$(CTEST)/plugin_loader_test $(LIB) $(CTEST)/broken_abi.so \
-		$(CTEST)/missing_symbol.so $(CTEST)/nonexistent/libphysmap_hooks.so.1
+## The files plugin_loader_test.c expects in its DIR (see its comment).
+$(PLUGINS): build $(CTEST)/broken_abi.so $(CTEST)/missing_symbol.so $(CTEST)/null_strerror.so
+	@rm -rf $@; mkdir -p $@
+	@install -m 0755 $(LIB) $@/good.so
+	@install -m 0755 $(CTEST)/broken_abi.so $(CTEST)/missing_symbol.so \
+		$(CTEST)/null_strerror.so $@/
+	@install -m 0775 $(LIB) $@/group_writable.so
+	@install -m 0757 $(LIB) $@/world_writable.so
+	@if [ "$$(id -u)" = 0 ]; then install -m 0755 -o nobody $(LIB) $@/foreign_owner.so; fi
+
+test-loader: build $(CTEST)/plugin_loader_test $(PLUGINS)
+	$(CTEST)/plugin_loader_test $(PLUGINS)
+	@if [ "$$(id -u)" = 0 ]; then \
+		cp $(CTEST)/plugin_loader_test $(CTEST)/plugin_loader_test.setgid && \
+		chgrp nogroup $(CTEST)/plugin_loader_test.setgid && \
+		chmod 2755 $(CTEST)/plugin_loader_test.setgid && \
+		echo "$(CTEST)/plugin_loader_test.setgid --secure $(PLUGINS)" && \
+		$(CTEST)/plugin_loader_test.setgid --secure $(PLUGINS); \
+		rc=$$?; rm -f $(CTEST)/plugin_loader_test.setgid; exit $$rc; \
+	else echo "SKIP secure: only root can make a setgid copy here"; fi
 	@$(LOADER_COPY) tests/c/plugin_loader_test.c >$(CTEST)/loader.test.c
 	@test -s $(CTEST)/loader.test.c
 	@for s in $(XL_SERIES); do \
 		sed -n 's/^+//p' xl-patches/$$s/0001-*.patch | $(LOADER_COPY) \
 			>$(CTEST)/loader.$$s.c && \
 		diff -u $(CTEST)/loader.$$s.c $(CTEST)/loader.test.c || exit 1; \
-	done; echo "loader: the test runs the loader of both patch series verbatim"
-	@for p in $(foreach s,$(XL_SERIES),xl-patches/$(s)/*.patch); do \
+	done; echo "loader: the test runs the plugin code of both patch series verbatim"
+	@for s in $(XL_SERIES); do \
+		sed -n 's/^+//p' xl-patches/$$s/0001-*.patch | $(ABI_COPY) >$(CTEST)/abi_copy.$$s.h && \
+		test "$$(grep -c '^typedef' $(CTEST)/abi_copy.$$s.h)" = 5 && \
+		$(CC) $(TEST_CFLAGS) -fsyntax-only -DABI_COPY='"$(abspath $(CTEST))/abi_copy.'$$s'.h"' \
+			tests/c/abi_copy_test.c || \
+			{ echo "abi: the declarations in xl-patches/$$s/0001 differ from $(HEADER)" >&2; exit 1; }; \
+	done; echo "abi: the ABI copy in both patch series matches $(HEADER)"
+	@n=0; for m in $(ABI_MUTATIONS); do \
+		sed -e "$$m" $(CTEST)/abi_copy.master.h >$(CTEST)/abi_copy.mutant.h; \
+		if cmp -s $(CTEST)/abi_copy.master.h $(CTEST)/abi_copy.mutant.h; then \
+			echo "abi: mutation $$m changed nothing" >&2; exit 1; fi; \
+		if $(CC) $(TEST_CFLAGS) -fsyntax-only -DABI_COPY='"$(abspath $(CTEST))/abi_copy.mutant.h"' \
+			tests/c/abi_copy_test.c 2>/dev/null; then \
+			echo "abi: mutation $$m was not detected" >&2; exit 1; fi; \
+		n=$$((n+1)); \
+	done; echo "abi: all $$n altered copies of the declarations were rejected"
+	@for p in $(XL_PATCHES); do \
 		git apply --stat $$p >/dev/null && test -n "$$(git apply --numstat $$p)" \
 			|| { echo "bad patch: $$p" >&2; exit 1; }; \
-	done; echo "patches: every file in xl-patches/ parses"
+	done; echo "patches: all $(words $(XL_PATCHES)) files in xl-patches/ parse"
+
+## How long the hooks take (and so hold libxl's ctx lock) on a sandboxed real xenstored,
+## alone and against a second writer; not part of `make check` (xl-patches/README.md).
+$(CTEST)/hook_timing: tests/c/hook_timing.c $(HEADER)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -O2 -o $@ $< -ldl -lxenstore
+
+.PHONY: hook-timing
+hook-timing: build $(CTEST)/hook_timing
+	@dir=$$(mktemp -d); trap '$(SANDBOX) stop '"$$dir"' >/dev/null; rm -rf '"$$dir" EXIT; \
+	eval "$$($(SANDBOX) start $$dir)"; \
+	$(CTEST)/hook_timing $(abspath $(LIB)) $(HOOK_TIMING_ITERATIONS)
 
 ## make check-patches XEN_SRC=<xen tree> [XEN_SERIES=4.17|master]: does each patch of the
 ## series apply cleanly to that tree? (git apply --check; nothing is built.) The series
-## defaults to 4.17 for a Xen 4.17 tree, master otherwise.
+## defaults to 4.17 for a Xen 4.17 tree, master otherwise; 4.17/configure/ is included
+## when the tree has a tools/configure.
 XEN_SERIES ?= $(if $(shell grep -qs '^export XEN_SUBVERSION *= *17$$' \
 	$(XEN_SRC)/xen/Makefile && echo y),4.17,master)
 check-patches:
@@ -205,8 +278,11 @@ check-patches:
 	@test -f $(XEN_SRC)/tools/libs/light/libxl_dom_save.c || { echo "$(XEN_SRC): not a Xen source tree" >&2; exit 2; }
 	@echo "checking xl-patches/$(XEN_SERIES) against $(XEN_SRC)"
 	@# A Xen tree inside another git repository would make git apply skip every file.
+	@# 4.17/configure/ patches tools/configure, which Debian's tree (after its patches) lacks.
 	cd $(XEN_SRC) && GIT_CEILING_DIRECTORIES="$$(dirname "$$PWD")" \
-		git apply --check -v $(abspath $(wildcard xl-patches/$(XEN_SERIES)/*.patch))
+		git apply --check -v $(abspath $(wildcard xl-patches/$(XEN_SERIES)/*.patch)) \
+		$(if $(wildcard $(XEN_SRC)/tools/configure),$(abspath $(wildcard \
+			xl-patches/$(XEN_SERIES)/configure/*.patch)))
 
 ## Installs into a temporary DESTDIR, builds a C program with pkg-config against it,
 ## runs it, and checks that uninstall removes every file.

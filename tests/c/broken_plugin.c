@@ -9,20 +9,24 @@
  *                     reject it as "present but broken".
  *   -DMISSING_SYMBOL  reports ABI version 1 but has no
  *                     physmap_restore_hook: libxl must reject it too.
+ *   -DNULL_STRERROR   a complete ABI 1 plugin whose hooks fail and whose
+ *                     physmap_strerror() returns NULL: libxl loads it,
+ *                     and must not pass that NULL to printf's %s.
  *
  *   gcc -Wall -Wextra -Werror -std=gnu11 -shared -fPIC -DBROKEN_ABI \
  *       -o broken_abi.so tests/c/broken_plugin.c
  *
- * None of the hooks does anything: the loader must never get as far as
- * calling them.  Deliberately self-contained (no physmap_hooks.h), so
+ * None of the hooks does anything but fail: with the first two, the
+ * loader must never get as far as calling them.  Deliberately self-contained (no physmap_hooks.h), so
  * that it can be built before, and independently of, the real library.
  */
 
 #include <stdint.h>
 #include <stdlib.h>
 
-#if defined(BROKEN_ABI) == defined(MISSING_SYMBOL)
-#error "define exactly one of BROKEN_ABI and MISSING_SYMBOL"
+#if defined(BROKEN_ABI) + defined(MISSING_SYMBOL) + \
+    defined(NULL_STRERROR) != 1
+#error "define exactly one of BROKEN_ABI, MISSING_SYMBOL and NULL_STRERROR"
 #endif
 
 #define EXPORT __attribute__((visibility("default")))
@@ -72,5 +76,9 @@ EXPORT void physmap_free(void *buf)
 EXPORT const char *physmap_strerror(int rc)
 {
     (void)rc;
+#ifdef NULL_STRERROR
+    return NULL;
+#else
     return "broken test plugin";
+#endif
 }

@@ -1,34 +1,60 @@
 /* SPDX-License-Identifier: LGPL-2.1-only */
 /*
- * plugin_loader_test: runs libxl's physmap plugin loader on given paths.
+ * plugin_loader_test: runs libxl's physmap plugin code on prepared files.
  *
- *   plugin_loader_test GOOD BROKEN_ABI MISSING_SYMBOL NONEXISTENT
+ *   plugin_loader_test DIR           all cases below
+ *   plugin_loader_test --secure DIR  only the "secure" case; run it from
+ *                                    a setgid copy of this program
  *
- * GOOD is the real libphysmap_hooks.so, BROKEN_ABI and MISSING_SYMBOL
- * are builds of broken_plugin.c, NONEXISTENT is a path where nothing is.
- * For each path it sets LIBXL_PHYSMAP_PLUGIN, as an administrator would,
- * and runs the loader with a fresh context.  Expected outcomes:
+ * DIR holds (the Makefile prepares it):
  *
- *   GOOD            loaded; physmap_abi_version() == 1 and
- *                   physmap_strerror(-1) != NULL; a second load in the
- *                   same context reuses it; unloading clears it
- *   BROKEN_ABI      rejected as broken: ERROR_FAIL and an ERROR line
- *   MISSING_SYMBOL  rejected as broken: ERROR_FAIL and an ERROR line
- *   NONEXISTENT     "not installed": 0, no plugin, one DEBUG line, so
- *                   libxl runs its built-in code
+ *   good.so              the real libphysmap_hooks.so, mode 0755
+ *   broken_abi.so        broken_plugin.c -DBROKEN_ABI (ABI 999)
+ *   missing_symbol.so    broken_plugin.c -DMISSING_SYMBOL
+ *   null_strerror.so     broken_plugin.c -DNULL_STRERROR: ABI 1, hooks
+ *                        that fail, physmap_strerror() returning NULL
+ *   group_writable.so    a copy of good.so, mode 0775
+ *   world_writable.so    a copy of good.so, mode 0757
+ *   foreign_owner.so     a copy of good.so owned by another user
+ *                        (optional: only root can make it)
+ *
+ * For each case it sets LIBXL_PHYSMAP_PLUGIN, as an administrator would,
+ * and runs the code with a fresh context:
+ *
+ *   good              libxl__physmap_plugin_prepare() loads it; ABI 1;
+ *                     later loads in the context reuse it without
+ *                     dlopen(), even with the variable changed (point 1
+ *                     of issue 13: the hooks do not load during
+ *                     downtime); unloading clears it
+ *   broken-abi, missing-symbol
+ *                     prepare fails: ERROR_FAIL, one ERROR line, no
+ *                     plugin kept; the save hook fails the same way
+ *   group-writable, world-writable, foreign-owner
+ *                     refused before dlopen(): one ERROR line that says
+ *                     why (issue 13, point 2)
+ *   null-strerror     loads; the save and restore hooks fail, and the
+ *                     ERROR lines say "no description" instead of
+ *                     passing NULL to %s (point 3)
+ *   nonexistent       "not installed": 0, no plugin, one DEBUG line
+ *   empty             LIBXL_PHYSMAP_PLUGIN="": 0, no plugin, one DEBUG
+ *   relative          a relative path: ERROR_FAIL, one ERROR line
+ *   secure            (--secure) in a setgid program (AT_SECURE set),
+ *                     LIBXL_PHYSMAP_PLUGIN=good.so is ignored with one
+ *                     WARN line, and the build-time default (here a path
+ *                     where nothing is) counts: "not installed" (point 2);
+ *                     SKIP if this program is on a nosuid mount
  *
  * Prints one line per case and then "N passed, N failed"; exits 0 only
- * if all four are as expected.  libxl's log lines go to stderr.
+ * if all are as expected.  libxl's log lines go to stderr.
  *
  * The code between BEGIN COPY and END COPY is copied verbatim from
  * tools/libs/light/libxl_physmap_plugin.c as added by
  * xl-patches/4.17/0001-*.patch and xl-patches/master/0001-*.patch (from
  * "#define PHYSMAP_ABI_VERSION" to the end of
- * libxl__physmap_plugin_unload), so that this test runs exactly the
- * dlopen / dlsym / ABI check sequence that libxl runs.  Keep them
- * identical: `make check` compares the two.  What comes before BEGIN
- * COPY is a minimal stand-in for the parts of libxl the copy uses (ctx,
- * gc, allocation, logging).
+ * libxl__physmap_plugin_restore), so that this test runs exactly the
+ * code that libxl runs.  Keep them identical: `make check` compares
+ * the two.  What comes before BEGIN COPY is a minimal stand-in for the
+ * parts of libxl the copy uses (ctx, gc, lock, allocation, logging).
  */
 
 #define _GNU_SOURCE
@@ -42,12 +68,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 /* ---- stand-in for libxl ---------------------------------------------- */
 
-/* Never used: every case sets LIBXL_PHYSMAP_PLUGIN. */
+/* The build-time default: nothing is ever installed there. */
 #define LIBXL_PHYSMAP_PLUGIN_PATH "/nonexistent/libphysmap_hooks.so.1"
 
 #define ERROR_FAIL -3 /* libxl_types.idl */
@@ -56,19 +84,25 @@ typedef struct libxl__physmap_plugin libxl__physmap_plugin;
 
 typedef struct {
     libxl__physmap_plugin *physmap_plugin; /* as in struct libxl__ctx */
-    int n_debug, n_error;                  /* log lines seen */
+    void *xsh, *lg;                        /* never used: no hook runs */
+    int lock_depth;                        /* CTX_LOCK nesting */
+    int n_debug, n_warn, n_error;          /* log lines seen */
+    char last_error[512];                  /* text of the last ERROR */
 } libxl_ctx;
 
 typedef struct {
     libxl_ctx *owner;
 } libxl__gc;
 
-enum { XTL_DEBUG, XTL_ERROR };
+enum { XTL_DEBUG, XTL_WARN, XTL_ERROR };
 
 #define CTX ((gc)->owner)
 #define NOGC NULL
+#define CTX_LOCK (CTX->lock_depth++)
+#define CTX_UNLOCK (CTX->lock_depth--)
 #define libxl__zalloc(gc_opt, size) test_zalloc(size)
 #define libxl__strdup(gc_opt, s) test_strdup(s)
+#define libxl__malloc(gc_opt, size) test_gc_malloc(size)
 #define LOGD(l, d, f, ...) \
     test_log(gc, XTL_##l, (d), 0, (f), ##__VA_ARGS__)
 #define LOGED(l, d, f, ...) \
@@ -90,28 +124,52 @@ static char *test_strdup(const char *s)
     return p;
 }
 
+/* The "gc": one buffer, freed at exit (hooks here return no data). */
+static void *gc_block;
+
+static void *test_gc_malloc(size_t size)
+{
+    free(gc_block);
+    gc_block = test_zalloc(size);
+    return gc_block;
+}
+
 __attribute__((format(printf, 5, 6)))
 static void test_log(libxl__gc *gc, int level, uint32_t domid, int errnoval,
                      const char *fmt, ...)
 {
+    static const char *const names[] = { "debug", "warn", "error" };
+    char text[512];
     va_list ap;
 
-    if (level == XTL_ERROR)
-        CTX->n_error++;
-    else
-        CTX->n_debug++;
-
-    fprintf(stderr, "    libxl: %s: Domain %"PRIu32":",
-            level == XTL_ERROR ? "error" : "debug", domid);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
+
+    if (level == XTL_ERROR) {
+        CTX->n_error++;
+        snprintf(CTX->last_error, sizeof(CTX->last_error), "%s", text);
+    } else if (level == XTL_WARN) {
+        CTX->n_warn++;
+    } else {
+        CTX->n_debug++;
+    }
+
+    fprintf(stderr, "    libxl: %s: Domain %"PRIu32":%s", names[level],
+            domid, text);
     if (errnoval)
         fprintf(stderr, ": %s", strerror(errnoval));
     fputc('\n', stderr);
 }
 
 void libxl__physmap_plugin_unload(libxl__gc *gc);
+int libxl__physmap_plugin_prepare(libxl__gc *gc, uint32_t domid);
+int libxl__physmap_plugin_save(libxl__gc *gc, uint32_t domid,
+                               uint32_t dm_domid, bool *handled_r,
+                               char **buf_r, unsigned int *len_r);
+int libxl__physmap_plugin_restore(libxl__gc *gc, uint32_t domid,
+                                  uint32_t dm_domid, bool *handled_r,
+                                  const char *buf, uint32_t len);
 
 /* ---- BEGIN COPY (tools/libs/light/libxl_physmap_plugin.c) ------------ */
 #define PHYSMAP_ABI_VERSION 1
@@ -157,6 +215,29 @@ static void *physmap_plugin_sym(libxl__gc *gc, uint32_t domid,
     return sym;
 }
 
+/* The plugin's description of rc: never NULL, whatever it returns. */
+static const char *physmap_plugin_strerror(const libxl__physmap_plugin *p,
+                                           int rc)
+{
+    const char *text = p->describe(rc);
+
+    return text ? text : "no description";
+}
+
+/*
+ * LIBXL_PHYSMAP_PLUGIN, or NULL if it is unset or libxl runs in a
+ * setuid, setgid or file-capability program: such a program must not
+ * load code from a path chosen by whoever started it.
+ */
+static const char *physmap_plugin_getenv(void)
+{
+#ifdef __linux__
+    return secure_getenv("LIBXL_PHYSMAP_PLUGIN");
+#else
+    return issetugid() ? NULL : getenv("LIBXL_PHYSMAP_PLUGIN");
+#endif
+}
+
 /*
  * Makes sure CTX->physmap_plugin is loaded if a plugin is installed.
  * Returns 0 with CTX->physmap_plugin set if it is loaded, 0 with it
@@ -174,11 +255,14 @@ static int physmap_plugin_load(libxl__gc *gc, uint32_t domid)
 
     if (CTX->physmap_plugin) { rc = 0; goto out; }
 
-    path = getenv("LIBXL_PHYSMAP_PLUGIN");
+    path = physmap_plugin_getenv();
+    if (!path && getenv("LIBXL_PHYSMAP_PLUGIN"))
+        LOGD(WARN, domid, "ignoring LIBXL_PHYSMAP_PLUGIN in a setuid,"
+             " setgid or file-capability program");
     if (!path)
         path = LIBXL_PHYSMAP_PLUGIN_PATH;
     if (!*path) {
-        LOGD(DEBUG, domid, "LIBXL_PHYSMAP_PLUGIN is empty,"
+        LOGD(DEBUG, domid, "physmap plugin path is empty,"
              " using built-in physmap code");
         rc = 0;
         goto out;
@@ -198,6 +282,20 @@ static int physmap_plugin_load(libxl__gc *gc, uint32_t domid)
     }
     if (r) {
         LOGED(ERROR, domid, "cannot stat physmap plugin %s", path);
+        rc = ERROR_FAIL;
+        goto out;
+    }
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        LOGD(ERROR, domid, "physmap plugin %s is writable by group or"
+             " others (mode %04o), not loading it", path,
+             (unsigned int)(st.st_mode & 07777));
+        rc = ERROR_FAIL;
+        goto out;
+    }
+    if (st.st_uid != 0 && st.st_uid != geteuid()) {
+        LOGD(ERROR, domid, "physmap plugin %s is owned by uid %lu, not by"
+             " root or the user running libxl, not loading it", path,
+             (unsigned long)st.st_uid);
         rc = ERROR_FAIL;
         goto out;
     }
@@ -256,127 +354,373 @@ void libxl__physmap_plugin_unload(libxl__gc *gc)
     free(p);
     CTX->physmap_plugin = NULL;
 }
+
+int libxl__physmap_plugin_prepare(libxl__gc *gc, uint32_t domid)
+{
+    int rc;
+
+    CTX_LOCK;
+    rc = physmap_plugin_load(gc, domid);
+    CTX_UNLOCK;
+    return rc;
+}
+
+int libxl__physmap_plugin_save(libxl__gc *gc, uint32_t domid,
+                               uint32_t dm_domid, bool *handled_r,
+                               char **buf_r, unsigned int *len_r)
+{
+    const struct physmap_hook_opts opts = {
+        .abi_version = PHYSMAP_ABI_VERSION,
+        .dm_domid = dm_domid,
+        .format = PHYSMAP_FORMAT_XENSTORE_KV,
+        .flags = 0,
+        .xs_handle = CTX->xsh,
+        .logger = CTX->lg,
+    };
+    libxl__physmap_plugin *p;
+    uint8_t *buf = NULL;
+    uint32_t len = 0;
+    int r, rc;
+
+    *handled_r = false;
+
+    CTX_LOCK;
+    rc = physmap_plugin_load(gc, domid);
+    if (rc) goto out;
+    p = CTX->physmap_plugin;
+    if (!p) goto out;
+
+    r = p->save_hook(domid, &opts, &buf, &len);
+    if (r) {
+        LOGD(ERROR, domid, "physmap plugin %s: save failed: %s (%d)",
+             p->path, physmap_plugin_strerror(p, r), r);
+        rc = ERROR_FAIL;
+        goto out;
+    }
+    if (len && !buf) {
+        LOGD(ERROR, domid, "physmap plugin %s: save returned no buffer",
+             p->path);
+        rc = ERROR_FAIL;
+        goto out;
+    }
+
+    *buf_r = NULL;
+    if (len) {
+        *buf_r = libxl__malloc(gc, len);
+        memcpy(*buf_r, buf, len);
+    }
+    *len_r = len;
+    *handled_r = true;
+
+ out:
+    if (buf) CTX->physmap_plugin->free_buf(buf);
+    CTX_UNLOCK;
+    return rc;
+}
+
+int libxl__physmap_plugin_restore(libxl__gc *gc, uint32_t domid,
+                                  uint32_t dm_domid, bool *handled_r,
+                                  const char *buf, uint32_t len)
+{
+    const struct physmap_hook_opts opts = {
+        .abi_version = PHYSMAP_ABI_VERSION,
+        .dm_domid = dm_domid,
+        .format = PHYSMAP_FORMAT_XENSTORE_KV,
+        .flags = 0,
+        .xs_handle = CTX->xsh,
+        .logger = CTX->lg,
+    };
+    libxl__physmap_plugin *p;
+    int r, rc;
+
+    *handled_r = false;
+
+    CTX_LOCK;
+    rc = physmap_plugin_load(gc, domid);
+    if (rc) goto out;
+    p = CTX->physmap_plugin;
+    if (!p) goto out;
+
+    r = p->restore_hook(domid, &opts, (const uint8_t *)buf, len);
+    if (r) {
+        LOGD(ERROR, domid, "physmap plugin %s: restore failed: %s (%d)",
+             p->path, physmap_plugin_strerror(p, r), r);
+        rc = ERROR_FAIL;
+        goto out;
+    }
+
+    *handled_r = true;
+
+ out:
+    CTX_UNLOCK;
+    return rc;
+}
 /* ---- END COPY -------------------------------------------------------- */
 
 #define TEST_DOMID 1
 
-enum outcome { LOADED, NOT_INSTALLED, BROKEN };
+static int passed, failed;
 
-static const char *const outcome_name[] = {
-    [LOADED] = "loaded",
-    [NOT_INSTALLED] = "not installed (built-in code)",
-    [BROKEN] = "rejected as broken",
-};
-
-/* A relative path becomes absolute, as libxl only takes absolute ones. */
-static char *absolute(const char *path)
+static void result(const char *name, const char *problem, const char *what)
 {
-    char cwd[PATH_MAX];
-    char *abs;
-
-    if (path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
-        return test_strdup(path);
-    if (asprintf(&abs, "%s/%s", cwd, path) < 0) abort();
-    return abs;
+    if (problem) {
+        failed++;
+        printf("FAIL %s: %s\n", name, problem);
+    } else {
+        passed++;
+        printf("PASS %s: %s\n", name, what);
+    }
 }
 
-/*
- * Extra checks on a loaded plugin; returns NULL if all is well, else what
- * went wrong.
- */
-static const char *check_loaded(libxl__gc *gc, char *detail, size_t size)
+static char *plugin_path(const char *dir, const char *file)
 {
-    libxl__physmap_plugin *p = CTX->physmap_plugin;
-    physmap_abi_version_fn *abi_version;
-    const char *text;
-    int rc;
+    char *path;
 
-    if (CTX->n_error) return "an ERROR line was logged";
-
-    abi_version = dlsym(p->dlh, "physmap_abi_version");
-    if (!abi_version) return "physmap_abi_version vanished";
-    if (abi_version() != PHYSMAP_ABI_VERSION)
-        return "physmap_abi_version() != 1";
-    text = p->describe(-1);
-    if (!text) return "physmap_strerror(-1) is NULL";
-    snprintf(detail, size, ", ABI %"PRIu32", physmap_strerror(-1) = \"%s\"",
-             abi_version(), text);
-
-    rc = physmap_plugin_load(gc, TEST_DOMID);
-    if (rc || CTX->physmap_plugin != p)
-        return "second load in the same context did not reuse the plugin";
-
-    libxl__physmap_plugin_unload(gc);
-    if (CTX->physmap_plugin) return "unload left the plugin in the context";
-    return NULL;
+    if (asprintf(&path, "%s/%s", dir, file) < 0) abort();
+    return path;
 }
 
-static bool run_case(const char *name, const char *arg, enum outcome want)
+static bool lock_ok(libxl__gc *gc)
+{
+    return CTX->lock_depth == 0;
+}
+
+/* Prepare must load the plugin; the copy must then never dlopen again. */
+static void case_good(const char *dir)
 {
     libxl_ctx ctx = { 0 };
     libxl__gc gc_buf = { &ctx }, *gc = &gc_buf;
-    char *path = absolute(arg);
-    char detail[512] = "";
+    char *path = plugin_path(dir, "good.so");
+    physmap_abi_version_fn *abi_version;
+    libxl__physmap_plugin *p;
     const char *problem = NULL;
-    enum outcome got;
+    char what[256];
     int rc;
 
     if (setenv("LIBXL_PHYSMAP_PLUGIN", path, 1)) abort();
-    rc = physmap_plugin_load(gc, TEST_DOMID);
-
-    if (rc == 0 && CTX->physmap_plugin) {
-        got = LOADED;
-        problem = check_loaded(gc, detail, sizeof(detail));
-    } else if (rc == 0) {
-        got = NOT_INSTALLED;
-        if (CTX->n_error || CTX->n_debug != 1)
-            problem = "expected exactly one DEBUG line and no ERROR";
-    } else if (rc == ERROR_FAIL && !CTX->physmap_plugin) {
-        got = BROKEN;
-        if (CTX->n_error != 1) problem = "expected exactly one ERROR line";
-    } else {
-        printf("FAIL %s: %s: rc %d with plugin %p\n", name, path, rc,
-               (void *)CTX->physmap_plugin);
-        free(path);
-        return false;
+    rc = libxl__physmap_plugin_prepare(gc, TEST_DOMID);
+    p = CTX->physmap_plugin;
+    if (rc || !p) {
+        problem = "prepare did not load it";
+        goto out;
     }
+    if (ctx.n_error || ctx.n_debug != 1 || !lock_ok(gc)) {
+        problem = "expected one DEBUG line, no ERROR, lock released";
+        goto out;
+    }
+    abi_version = dlsym(p->dlh, "physmap_abi_version");
+    if (!abi_version || abi_version() != PHYSMAP_ABI_VERSION) {
+        problem = "physmap_abi_version() != 1";
+        goto out;
+    }
+    snprintf(what, sizeof(what), "%s loaded by prepare, ABI %"PRIu32
+             ", physmap_strerror(-1) = \"%s\"", path, abi_version(),
+             physmap_plugin_strerror(p, -1));
 
-    if (got != want && !problem) problem = "unexpected outcome";
-    printf("%s %s: %s: %s%s%s%s (expected: %s)\n",
-           problem ? "FAIL" : "PASS", name, path, outcome_name[got], detail,
-           problem ? ": " : "", problem ? problem : "", outcome_name[want]);
+    /* What the hooks do first: must reuse it, whatever the environment. */
+    if (setenv("LIBXL_PHYSMAP_PLUGIN", "/nonexistent/other.so", 1))
+        abort();
+    rc = physmap_plugin_load(gc, TEST_DOMID);
+    if (rc || CTX->physmap_plugin != p || ctx.n_debug != 1) {
+        problem = "a later load in the same context did not reuse it";
+        goto out;
+    }
+    rc = libxl__physmap_plugin_prepare(gc, TEST_DOMID);
+    if (rc || CTX->physmap_plugin != p || !lock_ok(gc)) {
+        problem = "a second prepare did not reuse it";
+        goto out;
+    }
+    libxl__physmap_plugin_unload(gc);
+    if (CTX->physmap_plugin) {
+        problem = "unload left the plugin in the context";
+        goto out;
+    }
+    strncat(what, "; reused by later loads; unloaded",
+            sizeof(what) - strlen(what) - 1);
 
+ out:
+    result("good", problem, what);
     libxl__physmap_plugin_unload(gc);
     free(path);
-    return !problem;
+}
+
+/*
+ * A plugin that must be refused: prepare fails with one ERROR line that
+ * contains 'reason'; a save hook afterwards fails the same way.
+ */
+static void case_refused(const char *name, const char *path,
+                         const char *reason)
+{
+    libxl_ctx ctx = { 0 };
+    libxl__gc gc_buf = { &ctx }, *gc = &gc_buf;
+    const char *problem = NULL;
+    char what[700];
+    bool handled = true;
+    char *buf = NULL;
+    unsigned int len = 0;
+    int rc;
+
+    if (setenv("LIBXL_PHYSMAP_PLUGIN", path, 1)) abort();
+    rc = libxl__physmap_plugin_prepare(gc, TEST_DOMID);
+    snprintf(what, sizeof(what), "%s: refused: \"%s\"", path,
+             ctx.last_error);
+    if (rc != ERROR_FAIL || CTX->physmap_plugin || ctx.n_error != 1 ||
+        !lock_ok(gc)) {
+        problem = "prepare did not fail with exactly one ERROR line";
+    } else if (!strstr(ctx.last_error, reason)) {
+        problem = "the ERROR line does not say why";
+    } else {
+        rc = libxl__physmap_plugin_save(gc, TEST_DOMID, 0, &handled,
+                                        &buf, &len);
+        if (rc != ERROR_FAIL || handled || CTX->physmap_plugin ||
+            ctx.n_error != 2 || !lock_ok(gc))
+            problem = "the save hook did not fail the same way";
+    }
+    if (problem) fprintf(stderr, "    (%s)\n", what);
+    result(name, problem, what);
+    libxl__physmap_plugin_unload(gc);
+}
+
+/* Hooks of a plugin whose physmap_strerror() returns NULL. */
+static void case_null_strerror(const char *dir)
+{
+    libxl_ctx ctx = { 0 };
+    libxl__gc gc_buf = { &ctx }, *gc = &gc_buf;
+    char *path = plugin_path(dir, "null_strerror.so");
+    const char *problem = NULL;
+    char what[1200] = "";
+    bool handled = true;
+    char *buf = NULL;
+    unsigned int len = 0;
+    int rc;
+
+    if (setenv("LIBXL_PHYSMAP_PLUGIN", path, 1)) abort();
+    rc = libxl__physmap_plugin_prepare(gc, TEST_DOMID);
+    if (rc || !CTX->physmap_plugin) {
+        problem = "prepare did not load it";
+        goto out;
+    }
+    rc = libxl__physmap_plugin_save(gc, TEST_DOMID, 0, &handled,
+                                    &buf, &len);
+    if (rc != ERROR_FAIL || handled || ctx.n_error != 1 || !lock_ok(gc) ||
+        !strstr(ctx.last_error, "save failed: no description (-1)")) {
+        problem = "save: expected ERROR_FAIL and \"no description\"";
+        goto out;
+    }
+    snprintf(what, sizeof(what), "\"%s\"", ctx.last_error);
+    rc = libxl__physmap_plugin_restore(gc, TEST_DOMID, 0, &handled,
+                                       "", 0);
+    if (rc != ERROR_FAIL || handled || ctx.n_error != 2 || !lock_ok(gc) ||
+        !strstr(ctx.last_error, "restore failed: no description (-1)")) {
+        problem = "restore: expected ERROR_FAIL and \"no description\"";
+        goto out;
+    }
+    strncat(what, ", \"", sizeof(what) - strlen(what) - 1);
+    strncat(what, ctx.last_error, sizeof(what) - strlen(what) - 1);
+    strncat(what, "\"", sizeof(what) - strlen(what) - 1);
+
+ out:
+    result("null-strerror", problem, what);
+    libxl__physmap_plugin_unload(gc);
+    free(path);
+}
+
+/* No plugin: 0, nothing loaded, 'debug' DEBUG and 'warn' WARN lines. */
+static void case_none(const char *name, const char *value, int debug,
+                      int warn)
+{
+    libxl_ctx ctx = { 0 };
+    libxl__gc gc_buf = { &ctx }, *gc = &gc_buf;
+    const char *problem = NULL;
+    bool handled = true;
+    char *buf = NULL;
+    unsigned int len = 0;
+    int rc;
+
+    if (setenv("LIBXL_PHYSMAP_PLUGIN", value, 1)) abort();
+    rc = libxl__physmap_plugin_prepare(gc, TEST_DOMID);
+    if (rc || CTX->physmap_plugin || ctx.n_error ||
+        ctx.n_debug != debug || ctx.n_warn != warn || !lock_ok(gc)) {
+        problem = "expected 0, no plugin, no ERROR, and the log lines";
+    } else {
+        rc = libxl__physmap_plugin_save(gc, TEST_DOMID, 0, &handled,
+                                        &buf, &len);
+        if (rc || handled || CTX->physmap_plugin)
+            problem = "the save hook did not leave it to libxl";
+    }
+    result(name, problem, "not installed: built-in code");
+    libxl__physmap_plugin_unload(gc);
 }
 
 int main(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        enum outcome want;
-    } cases[] = {
-        { "good", LOADED },
-        { "broken-abi", BROKEN },
-        { "missing-symbol", BROKEN },
-        { "nonexistent", NOT_INSTALLED },
-    };
-    int i, passed = 0, failed = 0;
+    char dir[PATH_MAX];
+    struct stat st;
+    char *path;
 
-    if (argc != 5) {
-        fprintf(stderr, "usage: %s GOOD_LIB BROKEN_ABI_LIB"
-                " MISSING_SYMBOL_LIB NONEXISTENT_PATH\n", argv[0]);
+    /* libxl takes only absolute paths. */
+    if (argc < 2 || !realpath(argv[argc - 1], dir)) {
+        fprintf(stderr, "usage: %s [--secure] DIR\n", argv[0]);
         return 2;
     }
 
-    for (i = 0; i < 4; i++) {
-        if (run_case(cases[i].name, argv[i + 1], cases[i].want))
-            passed++;
-        else
-            failed++;
+    if (argc == 3 && !strcmp(argv[1], "--secure")) {
+        if (!getauxval(AT_SECURE)) {
+            struct statvfs fs;
+
+            if (statvfs("/proc/self/exe", &fs) == 0 &&
+                (fs.f_flag & ST_NOSUID)) {
+                printf("SKIP secure: this program is on a nosuid mount\n");
+                return 0;
+            }
+            printf("FAIL secure: AT_SECURE is not set:"
+                   " run a setgid copy of this program\n");
+            return 1;
+        }
+        path = plugin_path(dir, "good.so");
+        case_none("secure (setgid, LIBXL_PHYSMAP_PLUGIN ignored)", path,
+                  1, 1);
+        free(path);
+    } else if (argc == 2) {
+        case_good(dir);
+
+        path = plugin_path(dir, "broken_abi.so");
+        case_refused("broken-abi", path, "has ABI version 999");
+        free(path);
+        path = plugin_path(dir, "missing_symbol.so");
+        case_refused("missing-symbol", path,
+                     "lacks symbol physmap_restore_hook");
+        free(path);
+        path = plugin_path(dir, "group_writable.so");
+        case_refused("group-writable", path,
+                     "writable by group or others (mode 0775)");
+        free(path);
+        path = plugin_path(dir, "world_writable.so");
+        case_refused("world-writable", path,
+                     "writable by group or others (mode 0757)");
+        free(path);
+        path = plugin_path(dir, "foreign_owner.so");
+        if (stat(path, &st) == 0) {
+            case_refused("foreign-owner", path, "is owned by uid");
+        } else {
+            printf("SKIP foreign-owner: no %s (only root can make it)\n",
+                   path);
+        }
+        free(path);
+        case_null_strerror(dir);
+
+        path = plugin_path(dir, "nonexistent/libphysmap_hooks.so.1");
+        case_none("nonexistent", path, 1, 0);
+        free(path);
+        case_none("empty", "", 1, 0);
+        case_refused("relative", "relative/libphysmap_hooks.so.1",
+                     "is not absolute");
+    } else {
+        fprintf(stderr, "usage: %s [--secure] DIR\n", argv[0]);
+        return 2;
     }
 
+    free(gc_block);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
