@@ -215,6 +215,13 @@ s1() {
     expect_lines "$LOG" "$LOADED" "physmap: debug: domain $NEW: saved 2 physmap records as kv" ||
         return 1
     local save_secs=$SECS inspect
+    # The plugin is loaded when the save starts, not in the guest's downtime.
+    local loaded_at suspended_at
+    loaded_at=$(grep -n -m1 "$LOADED" "$LOG" | cut -d: -f1)
+    suspended_at=$(grep -n -m1 "guest has suspended" "$LOG" | cut -d: -f1)
+    [ -n "$suspended_at" ] && [ "$loaded_at" -lt "$suspended_at" ] ||
+        fail "the plugin was not loaded before the guest was suspended (log lines $loaded_at, ${suspended_at:-none})" "$LOG" ||
+        return 1
     inspect=$(records_in "$W/plugin.save")
     [ "$inspect" = "2 records, emulator id 2" ] ||
         fail "physmap-inspect savefile: '$inspect'" || return 1
@@ -349,8 +356,10 @@ s5() {
         expect_lines "$LOG" "$pattern" || return 1
         [ "$(domid_of e2e)" = "$id" ] && running "$id" ||
             fail "$what: guest $id not running after the failed save" "$LOG" || return 1
+        ! grep -q "guest has suspended" "$LOG" ||
+            fail "$what: the guest was suspended before the save failed" "$LOG" || return 1
         rm -f "$W/broken.save"
-        summary="$summary save with $what plugin: exit $RC, '$(grep -oE -- "$pattern" "$LOG" | head -n 1)', guest $id resumed and running;"
+        summary="$summary save with $what plugin: exit $RC, '$(grep -oE -- "$pattern" "$LOG" | head -n 1)', guest $id never suspended, running;"
     done
     xl rename e2e e2e-keep || fail "xl rename failed" || return 1
     for what in not-elf wrong-abi; do
@@ -407,7 +416,10 @@ s7() {
     local restore_us
     restore_us=$(sed -nE 's/.*e2e-timing: physmap_restore_hook .* ([0-9]+) us$/\1/p' "$LOG")
     [ -n "$restore_us" ] || fail "no timing line from the restore hook" "$LOG" || return 1
-    EVIDENCE="xl save ${save_secs} s, of which the save hook ${save_us} us (library load ${load_us} us); xl restore ${SECS} s, of which the restore hook ${restore_us} us"
+    local saved restored
+    saved=$(grep -oE "saved [0-9]+ physmap records.*" "$W/timing-save.log" | head -n 1)
+    restored=$(grep -oE "restored [0-9]+ physmap records.*" "$LOG" | head -n 1)
+    EVIDENCE="xl save ${save_secs} s, of which the save hook (in the guest's downtime) ${save_us} us: $saved; library load before the suspension ${load_us} us; xl restore ${SECS} s, of which the restore hook ${restore_us} us: $restored"
 }
 
 # ---- run ------------------------------------------------------------------------
