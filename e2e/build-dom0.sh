@@ -44,7 +44,7 @@ if valid "$tree"; then
 fi
 
 [ "$(id -u)" -eq 0 ] || die "building the dom0 tree needs root (debootstrap, chroot)"
-command -v debootstrap >/dev/null || die "debootstrap missing (scripts/bootstrap.sh e2e)"
+e2e_install "debootstrap" debootstrap
 mkdir -p "$E2E_CACHE"
 rm -rf "$E2E_CACHE"/dom0-*.tmp
 tmp=$tree.tmp

@@ -28,16 +28,7 @@ if [ "$(cat "$out/.e2e-stamp" 2>/dev/null)" = "$key" ] && [ -f "$out/$lib" ]; th
     echo "$out"; exit 0
 fi
 
-missing=()
-for p in "${build_deps[@]}"; do
-    [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] ||
-        missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    log "libxl: installing build dependencies ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install \
-        -y -q --no-install-recommends "${missing[@]}" >&2
-fi
+e2e_install "libxl's build dependencies" "${build_deps[@]}"
 
 # Download (or re-verify) Debian's source package.
 mirror=$(e2e_mirror)

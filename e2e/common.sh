@@ -33,3 +33,19 @@ e2e_key() {
           if [ -f "$f" ]; then sha256sum "$f"; else printf '%s\n' "$f"; fi
       done; } | sha256sum | cut -c1-16
 }
+
+# Installs those of the named Debian packages that are missing (quietly
+# nothing when all are there).  Others may hold apt's lock: wait for it.
+e2e_install() {
+    local what=$1 p missing=()
+    shift
+    for p in "$@"; do
+        [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] ||
+            missing+=("$p")
+    done
+    [ ${#missing[@]} -gt 0 ] || return 0
+    log "installing $what: ${missing[*]}"
+    apt-get -o DPkg::Lock::Timeout=600 -q update >&2
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install \
+        -y -q --no-install-recommends "${missing[@]}" >&2
+}

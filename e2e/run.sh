@@ -29,17 +29,7 @@ total_start=$SECONDS
 # Host packages: QEMU to boot Xen, debootstrap and cpio for dom0's tree.
 # Note: qemu-system-x86 (7.2 in bookworm) may replace a newer qemu-utils.
 host_packages=(qemu-system-x86 debootstrap cpio binutils gcc libc6-dev make)
-missing=()
-for p in "${host_packages[@]}"; do
-    [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] ||
-        missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    log "installing ${missing[*]}"
-    apt-get -o DPkg::Lock::Timeout=600 update -q >&2
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install \
-        -y -q --no-install-recommends "${missing[@]}" >&2
-fi
+e2e_install "the host's packages for make e2e" "${host_packages[@]}"
 
 mkdir -p "$E2E_OUT"
 rm -f "$E2E_OUT"/serial-*.log "$E2E_OUT"/results.txt
