@@ -27,10 +27,11 @@ e2e_mirror() {
     printf '%s\n' "$m"
 }
 
-# sha256 of the named files' contents and of any extra strings, for cache keys.
+# sha256 of the named files' contents (not their paths: every clone shares the
+# cache) and of any extra strings, for cache keys.
 e2e_key() {
     { for f in "$@"; do
-          if [ -f "$f" ]; then sha256sum "$f"; else printf '%s\n' "$f"; fi
+          if [ -f "$f" ]; then sha256sum <"$f"; else printf '%s\n' "$f"; fi
       done; } | sha256sum | cut -c1-16
 }
 
