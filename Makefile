@@ -5,6 +5,8 @@
 #   make check    every test (installs missing Debian packages first)
 #   make install  PREFIX=/usr/local DESTDIR= LIBDIR=$(PREFIX)/lib
 #   make e2e      real xl save/restore/migrate under Xen in QEMU (root; see README)
+#   make deb      Debian source and binary packages in target/debian/ (root; see README)
+#   make test-deb installs those into a throw-away Debian 12 root and removes them
 #
 # Both `demo` and `check` run scripts/bootstrap.sh, which installs the Debian 12
 # packages they need when they are missing.
@@ -39,7 +41,7 @@ REALNAME := $(LIBNAME).$(VERSION)
 .PHONY: all build bootstrap header check-header check-symbols check lint \
 	test-rust test-c test-loader test-install fuzz bench demo install uninstall \
 	check-patches e2e build-domain-checks lint-domain-checks check-xenctrl-linkage \
-	test-domain-checks test-valgrind-concurrency test-demo
+	test-domain-checks test-valgrind-concurrency test-demo deb test-deb
 
 all: build
 
@@ -321,6 +323,18 @@ uninstall:
 		$(DESTDIR)$(INCLUDEDIR)/physmap_hooks.h \
 		$(DESTDIR)$(BINDIR)/physmap-inspect \
 		$(DESTDIR)$(MANDIR)/man1/physmap-inspect.1
+
+## The Debian packages (debian/): orig tarballs (the tree, and `cargo vendor` of Cargo.lock),
+## then `dpkg-buildpackage -us -uc` offline (unshare -n) with Debian's rustc-web, then
+## lintian; everything under target/debian/. See scripts/build-deb.sh.
+deb:
+	scripts/build-deb.sh
+
+## Installs the three packages of `make deb` into a throw-away Debian 12 root (debootstrap,
+## cached), checks every file and pkg-config there, then purges them and checks that
+## nothing is left. See scripts/test-deb.sh.
+test-deb:
+	scripts/test-deb.sh
 
 ## Each decoder's fuzz target for FUZZ_SECONDS (cargo-fuzz on stable, see fuzz/README.md).
 FUZZ_SECONDS ?= 60
