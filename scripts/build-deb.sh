@@ -95,19 +95,36 @@ if ! unshare -n true 2>/dev/null; then
     echo "make deb: cannot create a network namespace (unshare -n); run as root" >&2
     exit 1
 fi
-if ! (cd "$tree" && unshare -n -- sh -c '
-        echo "network interfaces in the build namespace: $(ls /sys/class/net | tr "\n" " ")"
-        ip -o link 2>/dev/null || true
+# The namespace has only a loopback interface, down. The top of build.log shows that, and
+# that the crates.io index, which answers from here (checked just before), does not answer
+# from inside; the build stops if either is not so.
+addr=$(getent ahostsv4 index.crates.io | awk 'NR == 1 {print $1}')
+probe="exec 3<>/dev/tcp/${addr:-0.0.0.0}/443"
+if [ -n "$addr" ] && timeout 5 bash -c "$probe" 2>/dev/null; then
+    outside="index.crates.io ($addr:443) answers outside the build namespace"
+else
+    outside="index.crates.io does not answer from here either"
+fi
+if ! (cd "$tree" && OUTSIDE="$outside" PROBE="$probe" unshare -n -- bash -c '
+        echo "$OUTSIDE"
+        ifaces=$(tail -n +3 /proc/self/net/dev | cut -d: -f1 | tr -d " " | tr "\n" " ")
+        echo "build namespace: network interfaces: $ifaces"
+        [ "$ifaces" = "lo " ] || { echo "not an empty network namespace"; exit 1; }
+        if timeout 5 bash -c "$PROBE" 2>/dev/null; then
+            echo "build namespace: a TCP connection succeeded"; exit 1
+        fi
+        echo "build namespace: the same TCP connection fails: the build is offline"
         exec nice -n 10 dpkg-buildpackage -us -uc') >"$out/build.log" 2>&1; then
     tail -n 40 "$out/build.log" >&2
     echo "make deb: dpkg-buildpackage failed; see $out/build.log" >&2
     exit 1
 fi
+head -n 4 "$out/build.log"
 echo "built in $(( $(date +%s) - start )) s:"
 (cd "$out" && ls -1 -- *.dsc *.deb *.changes)
 
 # 4. lintian.
-changes=$(ls "$out"/*_source*.changes "$out"/*.changes 2>/dev/null | grep -v '_source\.' | head -n 1)
+changes=$(ls "$out"/*.changes)
 echo "== lintian $changes"
 nice -n 10 lintian --display-info --tag-display-limit 0 "$changes" >"$out/lintian.txt" 2>&1 || true
 cat "$out/lintian.txt"
