@@ -7,6 +7,7 @@
 #   make e2e      real xl save/restore/migrate under Xen in QEMU (root; see README)
 #   make deb      Debian source and binary packages in target/debian/ (root; see README)
 #   make test-deb installs those into a throw-away Debian 12 root and removes them
+#   make check-deb  make deb, then make test-deb
 #
 # Both `demo` and `check` run scripts/bootstrap.sh, which installs the Debian 12
 # packages they need when they are missing.
@@ -41,7 +42,7 @@ REALNAME := $(LIBNAME).$(VERSION)
 .PHONY: all build bootstrap header check-header check-symbols check lint \
 	test-rust test-c test-loader test-install fuzz bench demo install uninstall \
 	check-patches e2e build-domain-checks lint-domain-checks check-xenctrl-linkage \
-	test-domain-checks test-valgrind-concurrency test-demo deb test-deb
+	test-domain-checks test-valgrind-concurrency test-demo deb test-deb check-deb
 
 all: build
 
@@ -334,6 +335,10 @@ deb:
 ## cached), checks every file and pkg-config there, then purges them and checks that
 ## nothing is left. See scripts/test-deb.sh.
 test-deb:
+	scripts/test-deb.sh
+
+## Both, in order (not part of `make check`: root, network for the vendoring, minutes).
+check-deb: deb
 	scripts/test-deb.sh
 
 ## Each decoder's fuzz target for FUZZ_SECONDS (cargo-fuzz on stable, see fuzz/README.md).

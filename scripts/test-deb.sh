@@ -7,7 +7,7 @@
 # The root: `debootstrap --variant=minbase bookworm` from the host's own Debian mirror,
 # with the packages' run-time dependencies (bookworm's libxenstore4 and libxentoollog1,
 # as in e2e's dom0) and pkg-config; cached under ~/.cache/physmap-hooks-deb/
-# (PHYSMAP_DEB_CACHE), keyed by this script and the mirror. Each run works on an
+# (PHYSMAP_DEB_CACHE), keyed by the suite, the mirror and the package list. Each run works on an
 # overlay of it (or a copy where overlayfs is not available) in a private mount
 # namespace: the cached tree is never changed and nothing stays mounted.
 set -euo pipefail
@@ -33,7 +33,8 @@ done
 mirror=$(apt-get indextargets --format '$(SITE) $(RELEASE)' 'Identifier: Packages' |
     awk -v s="$suite" '$2 == s && $1 ~ /^https?:/ {print $1; exit}')
 [ -n "$mirror" ] || { echo "make test-deb: no $suite mirror in the host's apt sources" >&2; exit 1; }
-key=$(printf '%s\n' "$(sha256sum "$0")" "$mirror" "$suite" "${extra[*]}" | sha256sum | cut -c1-16)
+key=$(printf '%s\n' "debootstrap minbase" "$arch" "$mirror" "$suite" "${extra[*]}" |
+    sha256sum | cut -c1-16)
 root=$cache/root-$key
 if [ ! -e "$root/.complete" ]; then
     echo "== debootstrap --variant=minbase $suite from $mirror into $root (once)"
@@ -81,8 +82,9 @@ listing() {
 listing >/tmp/before
 dpkg -i ./libphysmap-hooks1_*.deb ./libphysmap-hooks-dev_*.deb ./physmap-inspect_*.deb \\
     >/tmp/dpkg-install.log 2>&1 || { cat /tmp/dpkg-install.log; fail "dpkg -i"; }
-echo "dpkg -i: installed \$(dpkg-query -W -f='\${Package} \${Version}, ' \\
-    libphysmap-hooks1 libphysmap-hooks-dev physmap-inspect)"
+echo "dpkg -i: installed" \$(dpkg-query -W -f='\${Package} \${Version};' \\
+    libphysmap-hooks1 libphysmap-hooks-dev physmap-inspect) "with" \\
+    \$(dpkg-query -W -f='\${Package} \${Version};' libxenstore4 libxentoollog1)
 
 # Where libxl looks: $libdir/libphysmap_hooks.so.1 -> the real file, with that soname.
 lib=$libdir/libphysmap_hooks.so.1
@@ -95,14 +97,16 @@ for f in /usr/include/physmap_hooks.h $libdir/pkgconfig/physmap-hooks.pc \\
     /usr/share/doc/libphysmap-hooks1/copyright; do
     [ -f "\$f" ] || fail "missing \$f"
 done
-ldconfig -p | grep -q "libphysmap_hooks.so.1 .*=> \$lib\$" || fail "not in ld.so.cache"
+# (with merged /usr, ldconfig names /lib/<multiarch>, the same directory)
+ldconfig -p | grep -q "libphysmap_hooks.so.1 .*=> \\(/usr\\)\\?/lib/$multiarch/libphysmap_hooks.so.1\$" ||
+    fail "not in ld.so.cache"
 echo "files: \$lib -> libphysmap_hooks.so.1.0.0 (in ld.so.cache), .so link, header," \\
     "pkg-config file, physmap-inspect and its man page"
 
 # pkg-config, and a program built with its flags, run here.
 [ "\$(pkg-config --modversion physmap-hooks)" = 1.0.0 ] || fail "pkg-config --modversion"
 [ "\$(pkg-config --variable=libdir physmap-hooks)" = $libdir ] || fail "pkg-config libdir"
-flags=\$(pkg-config --cflags --libs physmap-hooks)
+flags=\$(echo \$(pkg-config --cflags --libs physmap-hooks))
 [ "\$flags" = "-lphysmap_hooks" ] || fail "pkg-config --cflags --libs: \$flags"
 echo "pkg-config --cflags --libs physmap-hooks: \$flags (version 1.0.0, libdir $libdir)"
 ./pkgconfig_test
