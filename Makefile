@@ -5,6 +5,9 @@
 #   make check    every test (installs missing Debian packages first)
 #   make install  PREFIX=/usr/local DESTDIR= LIBDIR=$(PREFIX)/lib
 #   make e2e      real xl save/restore/migrate under Xen in QEMU (root; see README)
+#   make deb      Debian source and binary packages in target/debian/ (root; see README)
+#   make test-deb installs those into a throw-away Debian 12 root and removes them
+#   make check-deb  make deb, then make test-deb
 #
 # Both `demo` and `check` run scripts/bootstrap.sh, which installs the Debian 12
 # packages they need when they are missing.
@@ -39,7 +42,7 @@ REALNAME := $(LIBNAME).$(VERSION)
 .PHONY: all build bootstrap header check-header check-symbols check lint \
 	test-rust test-c test-loader test-install fuzz bench demo install uninstall \
 	check-patches e2e build-domain-checks lint-domain-checks check-xenctrl-linkage \
-	test-domain-checks test-valgrind-concurrency test-demo
+	test-domain-checks test-valgrind-concurrency test-demo deb test-deb check-deb
 
 all: build
 
@@ -322,6 +325,22 @@ uninstall:
 		$(DESTDIR)$(BINDIR)/physmap-inspect \
 		$(DESTDIR)$(MANDIR)/man1/physmap-inspect.1
 
+## The Debian packages (debian/): orig tarballs (the tree, and `cargo vendor` of Cargo.lock),
+## then `dpkg-buildpackage -us -uc` offline (unshare -n) with Debian's rustc-web, then
+## lintian; everything under target/debian/. See scripts/build-deb.sh.
+deb:
+	scripts/build-deb.sh
+
+## Installs the three packages of `make deb` into a throw-away Debian 12 root (debootstrap,
+## cached), checks every file and pkg-config there, then purges them and checks that
+## nothing is left. See scripts/test-deb.sh.
+test-deb:
+	scripts/test-deb.sh
+
+## Both, in order (not part of `make check`: root, network for the vendoring, minutes).
+check-deb: deb
+	scripts/test-deb.sh
+
 ## Each decoder's fuzz target for FUZZ_SECONDS (cargo-fuzz on stable, see fuzz/README.md).
 FUZZ_SECONDS ?= 60
 fuzz:
@@ -358,10 +377,12 @@ test-demo: build
 	done
 
 ## Real `xl save` / `xl restore` / `xl migrate` of an HVM guest under Debian's Xen 4.17
-## booted in QEMU, with libxl built from Debian's source plus xl-patches/4.17, once per
-## xenstore daemon (E2E_DAEMONS="oxenstored xenstored"). Results: target/e2e/.
+## booted in QEMU, with libxl built from Debian's source plus xl-patches/4.17 and this
+## library's packages (make deb) installed in dom0, once per xenstore daemon
+## (E2E_DAEMONS="oxenstored xenstored"). Results: target/e2e/. `make -o deb e2e` uses the
+## packages already in target/debian/.
 E2E_DAEMONS ?= oxenstored xenstored
-e2e: bootstrap build
+e2e: bootstrap deb
 	e2e/run.sh $(E2E_DAEMONS)
 
 ## Saves and restores a guest's records on a sandboxed daemon: the C xenstored, or

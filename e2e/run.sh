@@ -37,13 +37,19 @@ rm -f "$E2E_OUT"/serial-*.log "$E2E_OUT"/results.txt
 tree=$(e2e/build-dom0.sh)
 libxl=$(e2e/build-libxl.sh)
 
-# The library and physmap-inspect, installed as a distribution would.
+# The library and physmap-inspect as Debian packages (make deb; the Makefile's
+# e2e target builds them first): dom0's /init installs them with dpkg -i, so
+# they land where the distribution puts them.
 stage=$E2E_OUT/overlay
 rm -rf "$stage"
-make --no-print-directory -s install DESTDIR="$stage" PREFIX=/usr \
-    LIBDIR=/usr/lib/x86_64-linux-gnu >&2
-lib=$stage/usr/lib/x86_64-linux-gnu/libphysmap_hooks.so.1
-[ -f "$lib" ] || die "make install did not install $lib"
+version=$(sed -n 's/^physmap-hooks (\([^)]*\)).*/\1/p' debian/changelog | head -n 1)
+install -d "$stage/e2e/debs"
+for p in libphysmap-hooks1 physmap-inspect; do
+    deb=target/debian/${p}_${version}_amd64.deb
+    [ -f "$deb" ] || die "$deb is missing: run make deb (make e2e does)"
+    [ "$deb" -nt debian/changelog ] || die "$deb is older than debian/changelog: run make deb"
+    install -m 0644 "$deb" "$stage/e2e/debs/"
+done
 
 # libxenlight: the patched one where Debian's was, stripped as dh_strip
 # strips Debian's; Debian's own kept aside for the scenarios that compare

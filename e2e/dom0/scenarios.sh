@@ -179,13 +179,20 @@ s0() {
     [ "$(basename "$exe")" = "$DAEMON" ] ||
         fail "xenstore daemon is '$exe' (pid '$pid'), expected $DAEMON" /tmp/xen-start.log ||
         return 1
-    [ -f "$LIB" ] || fail "$LIB is not installed" || return 1
+    local pkg
+    for pkg in libphysmap-hooks1 physmap-inspect; do
+        [ "$(dpkg-query -W -f='${Status}' $pkg 2>/dev/null)" = "install ok installed" ] ||
+            fail "dpkg -i of the $pkg package failed" /tmp/dpkg-install.log || return 1
+    done
+    [ "$(dpkg-query -S "$LIB" 2>/dev/null)" = "libphysmap-hooks1: $LIB" ] &&
+        [ -f "$(readlink -f "$LIB")" ] ||
+        fail "$LIB is not libphysmap-hooks1's" /tmp/dpkg-install.log || return 1
     grep -qaF "$LIB" /usr/lib/x86_64-linux-gnu/libxenlight.so.4.17.0 ||
         fail "the installed libxenlight is not the patched one (no '$LIB' in it)" || return 1
     ! grep -qaF LIBXL_PHYSMAP_PLUGIN $STOCK/libxenlight.so.4.17 ||
         fail "$STOCK/libxenlight.so.4.17 is not Debian's stock libxl" || return 1
     new_guest || return 1
-    EVIDENCE="$exe (pid $pid); xen $(xl info xen_version 2>/dev/null); patched libxl looks for $LIB; guest e2e = domain $A (xl create ${SECS} s) with 2 records"
+    EVIDENCE="$exe (pid $pid); xen $(xl info xen_version 2>/dev/null); libphysmap-hooks1 $(dpkg-query -W -f='${Version}' libphysmap-hooks1) installed by dpkg; patched libxl looks for $LIB; guest e2e = domain $A (xl create ${SECS} s) with 2 records"
 }
 
 # ---- 1: two records through save and restore ------------------------------
