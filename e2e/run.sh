@@ -109,6 +109,9 @@ if [ ! -f "$base" ] || [ "$base" -ot "$tree/.e2e-stamp" ]; then
         LC_ALL=C sort | cpio -o -H newc --quiet) >"$base.tmp"
     mv "$base.tmp" "$base"
 fi
+for old in "$E2E_CACHE"/dom0-*.cpio; do     # packs of trees no longer cached
+    if [ -f "$old" ] && [ ! -d "${old%.cpio}" ]; then rm -f "$old"; fi
+done
 cpio_file=$E2E_OUT/dom0.cpio
 (cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$E2E_OUT/overlay.cpio"
 cat "$base" "$E2E_OUT/overlay.cpio" >"$cpio_file"
