@@ -184,7 +184,7 @@ s0() {
         [ "$(dpkg-query -W -f='${Status}' $pkg 2>/dev/null)" = "install ok installed" ] ||
             fail "dpkg -i of the $pkg package failed" /tmp/dpkg-install.log || return 1
     done
-    [ "$(dpkg-query -S "$LIB" 2>/dev/null)" = "libphysmap-hooks1: $LIB" ] &&
+    dpkg-query -S "$LIB" 2>/dev/null | grep -qx "libphysmap-hooks1\(:amd64\)\?: $LIB" &&
         [ -f "$(readlink -f "$LIB")" ] ||
         fail "$LIB is not libphysmap-hooks1's" /tmp/dpkg-install.log || return 1
     grep -qaF "$LIB" /usr/lib/x86_64-linux-gnu/libxenlight.so.4.17.0 ||
