@@ -30,7 +30,6 @@ fail() {
     FAIL_LOGS=("$@")
     return 1
 }
-FAIL_LOGS=()
 
 scenario() {   # N TITLE FUNCTION
     EVIDENCE= FAIL_LOGS=()
@@ -120,15 +119,23 @@ restore_and_check() {   # NAME SAVEFILE EXPECTED [env assignments...]
     [ $RC = 0 ] || fail "$name: xl restore exited $RC" "$LOG" || return 1
     NEW=$(domid_of e2e)
     [ -n "$NEW" ] || fail "$name: no domain e2e after the restore" "$LOG" || return 1
-    normalize "$NEW" <"$W/spawn-$NEW.txt" >"$W/$name.spawn"
-    listing "$NEW" >"$W/$name.after"
+    arrived_as_saved "$name" "$NEW" "$expected"
+}
+
+# The domain ID that a restore or migration created has the nodes of
+# EXPECTED (a listing) both when libxl started its QEMU (the wrapper's
+# listing) and now, and runs.
+arrived_as_saved() {   # NAME ID EXPECTED
+    local name=$1 id=$2 expected=$3
+    normalize "$id" <"$W/spawn-$id.txt" >"$W/$name.spawn"
+    listing "$id" >"$W/$name.after"
     cmp -s "$W/$name.spawn" "$expected" ||
         fail "$name: nodes at QEMU's start differ from the saved ones" \
             "$W/$name.spawn" "$expected" "$LOG" || return 1
     cmp -s "$W/$name.after" "$expected" ||
-        fail "$name: nodes after the restore differ" "$W/$name.after" "$expected" ||
-        return 1
-    running "$NEW" || fail "$name: restored domain $NEW is not running" "$LOG" || return 1
+        fail "$name: nodes afterwards differ from the saved ones" \
+            "$W/$name.after" "$expected" || return 1
+    running "$id" || fail "$name: domain $id is not running" "$LOG" || return 1
 }
 
 # The library's own log lines, and libxl's line for loading it.
@@ -352,12 +359,12 @@ s5() {
     echo "this is not an ELF file" >"$W/not-elf.so"
     chmod 0644 "$W/not-elf.so"
     local id summary= what plugin pattern
+    declare -A plugins=([not-elf]=$W/not-elf.so [wrong-abi]=/e2e/broken-abi.so)
+    declare -A errors=([not-elf]="cannot load physmap plugin: .*not-elf.so"
+                       [wrong-abi]="has ABI version 999, libxl needs 1")
     id=$(domid_of e2e)
     for what in not-elf wrong-abi; do
-        case $what in
-        not-elf) plugin=$W/not-elf.so pattern="cannot load physmap plugin: .*not-elf.so" ;;
-        wrong-abi) plugin=/e2e/broken-abi.so pattern="has ABI version 999, libxl needs 1" ;;
-        esac
+        plugin=${plugins[$what]} pattern=${errors[$what]}
         run "broken-$what-save" env LIBXL_PHYSMAP_PLUGIN="$plugin" xl -vvv save e2e "$W/broken.save"
         [ $RC != 0 ] || fail "$what: xl save succeeded" "$LOG" || return 1
         expect_lines "$LOG" "$pattern" || return 1
@@ -370,10 +377,7 @@ s5() {
     done
     xl rename e2e e2e-keep || fail "xl rename failed" || return 1
     for what in not-elf wrong-abi; do
-        case $what in
-        not-elf) plugin=$W/not-elf.so ;;
-        wrong-abi) plugin=/e2e/broken-abi.so ;;
-        esac
+        plugin=${plugins[$what]}
         watched_restore "broken-$what-restore" "$W/plugin.save" LIBXL_PHYSMAP_PLUGIN="$plugin"
         [ $RC != 0 ] || fail "$what: xl restore succeeded" "$LOG" || return 1
         [ -z "$LEFT" ] || fail "$what: domain $LEFT left behind" "$LOG" || return 1
@@ -399,13 +403,7 @@ s6() {
         fail "the source domain $id is still there" "$LOG" || return 1
     expect_lines "$LOG" "physmap: debug: domain $id: saved 2 physmap records" \
         "physmap: debug: domain $NEW: restored 2 physmap records" || return 1
-    normalize "$NEW" <"$W/spawn-$NEW.txt" >"$W/migrate.spawn"
-    listing "$NEW" >"$W/migrate.after"
-    cmp -s "$W/migrate.spawn" "$W/migrate.original" &&
-        cmp -s "$W/migrate.after" "$W/migrate.original" ||
-        fail "nodes differ after the migration" "$W/migrate.after" "$W/migrate.original" ||
-        return 1
-    running "$NEW" || fail "migrated domain $NEW is not running" "$LOG" || return 1
+    arrived_as_saved migrate "$NEW" "$W/migrate.original" || return 1
     EVIDENCE="xl migrate ${SECS} s: domain $id -> $NEW, 2 records saved and restored by the library, nodes identical at QEMU's start and after, $NEW running"
 }
 
