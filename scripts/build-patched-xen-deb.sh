@@ -83,9 +83,12 @@ fi
 # 4. Build dependencies, then the binary packages.
 log "apt-get build-dep ./"
 DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 build-dep -y -q ./
-log "dpkg-buildpackage -b -uc -us (log: $work/build.log)"
+# -j sets MAKEFLAGS, which debian/rules' $(MAKE) calls (hypervisor, tools, docs) inherit;
+# without it the build is serial. JOBS overrides the default of one job per CPU.
+jobs=${JOBS:-$(nproc)}
+log "dpkg-buildpackage -b -uc -us -j$jobs (log: $work/build.log)"
 start=$SECONDS
-nice -n 15 dpkg-buildpackage -b -uc -us >"$work/build.log" 2>&1 ||
+nice -n 15 dpkg-buildpackage -b -uc -us -j"$jobs" >"$work/build.log" 2>&1 ||
     { tail -n 40 "$work/build.log" >&2; die "dpkg-buildpackage failed; see $work/build.log"; }
 log "built in $((SECONDS - start)) s:"
 ls -1 "$work"/*.deb

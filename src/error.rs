@@ -159,15 +159,48 @@ impl SectionError {
     }
 }
 
+/// An OS error's reason as a user reads it: `No such file or directory`, without the
+/// ` (os error 2)` that `io::Error`'s `Display` appends (the number says nothing more).
+pub struct Reason<'a>(pub &'a io::Error);
+
+impl fmt::Display for Reason<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.0.to_string();
+        match self.0.raw_os_error() {
+            Some(code) => {
+                let suffix = format!(" (os error {code})");
+                f.write_str(text.strip_suffix(&suffix).unwrap_or(&text))
+            }
+            None => f.write_str(&text),
+        }
+    }
+}
+
+/// ` of `path``, or nothing for an operation without a path (a transaction's start or end).
+fn of_path(path: &Option<String>) -> String {
+    path.as_ref()
+        .map_or_else(String::new, |path| format!(" of `{path}`"))
+}
+
 /// Everything a save or restore can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
     Section(#[from] SectionError),
-    #[error("xenstore {op} `{path}` failed: {source}")]
+    #[error("xenstore {op}{} failed: {}", of_path(.path), Reason(.source))]
     Xenstore {
         op: &'static str,
-        path: String,
+        /// The node operated on; `None` for a transaction's start and end.
+        path: Option<String>,
+        #[source]
+        source: io::Error,
+    },
+    /// `xs_open` found no daemon: `tried` says where libxenstore looked (see
+    /// [`crate::xenstore::Xenstore::open`]).
+    #[error("cannot connect to xenstore at {tried}: {}; is xenstored running?{hint}", Reason(.source))]
+    XenstoreConnect {
+        tried: String,
+        hint: &'static str,
         #[source]
         source: io::Error,
     },
@@ -197,10 +230,60 @@ pub enum Error {
         last_gpfn: u64,
         max_gpfn: u64,
     },
-    #[error("libxenctrl {op} failed: {source}")]
+    #[error("libxenctrl {op} failed: {}", Reason(.source))]
     Xenctrl {
         op: &'static str,
         #[source]
         source: io::Error,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_errors_read_as_their_plain_reason() {
+        let enoent = io::Error::from_raw_os_error(libc::ENOENT);
+        assert!(enoent.to_string().ends_with("(os error 2)"));
+        assert_eq!(Reason(&enoent).to_string(), "No such file or directory");
+        let custom = io::Error::other("short read");
+        assert_eq!(Reason(&custom).to_string(), "short read");
+    }
+
+    #[test]
+    fn xenstore_errors_name_the_node_when_there_is_one() {
+        let on_node = Error::Xenstore {
+            op: "write",
+            path: Some("/local/domain/0/device-model/4/physmap".into()),
+            source: io::Error::from_raw_os_error(libc::EACCES),
+        };
+        assert_eq!(
+            on_node.to_string(),
+            "xenstore write of `/local/domain/0/device-model/4/physmap` failed: Permission denied"
+        );
+        let no_node = Error::Xenstore {
+            op: "transaction_start",
+            path: None,
+            source: io::Error::from_raw_os_error(libc::EBADF),
+        };
+        assert_eq!(
+            no_node.to_string(),
+            "xenstore transaction_start failed: Bad file descriptor"
+        );
+    }
+
+    #[test]
+    fn a_failed_connection_says_where_it_looked() {
+        let e = Error::XenstoreConnect {
+            tried: "/tmp/xs/socket (from XENSTORED_PATH)".into(),
+            hint: "",
+            source: io::Error::from_raw_os_error(libc::ENOENT),
+        };
+        assert_eq!(
+            e.to_string(),
+            "cannot connect to xenstore at /tmp/xs/socket (from XENSTORED_PATH): \
+             No such file or directory; is xenstored running?"
+        );
+    }
 }

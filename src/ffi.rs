@@ -123,7 +123,7 @@ fn code_of(error: &Error) -> c_int {
     match error {
         Error::Section(e) if e.is_limit() => PHYSMAP_E_LIMIT,
         Error::Section(_) => PHYSMAP_E_MALFORMED,
-        Error::Xenstore { .. } => PHYSMAP_E_XENSTORE,
+        Error::Xenstore { .. } | Error::XenstoreConnect { .. } => PHYSMAP_E_XENSTORE,
         Error::Conflict { .. } => PHYSMAP_E_CONFLICT,
         Error::InvalidArgument(_) => PHYSMAP_E_INVALID_ARGUMENT,
         Error::AbiMismatch { .. } => PHYSMAP_E_ABI,

@@ -37,14 +37,14 @@ const MAX_EMULATOR_BODY: u32 = MAX_SECTION_BYTES as u32 + 8;
 pub enum SavefileError {
     #[error("byte offset {offset}: {message}")]
     Invalid { offset: u64, message: String },
-    #[error("byte offset {offset}: truncated: expected {expected} ({needed} bytes), the file ends after {available}")]
+    #[error("byte offset {offset}: truncated: expected {expected} ({needed} bytes), {available} bytes left before the end of the file")]
     Truncated {
         offset: u64,
         expected: String,
         needed: u64,
         available: u64,
     },
-    #[error("read error: {0}")]
+    #[error("read error: {}", crate::error::Reason(.0))]
     Io(#[from] io::Error),
 }
 

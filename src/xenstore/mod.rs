@@ -61,10 +61,14 @@ impl Xenstore {
                 handle,
                 owned: true,
             })
-            .ok_or_else(|| Error::Xenstore {
-                op: "open",
-                path: String::new(),
-                source: io::Error::last_os_error(),
+            .ok_or_else(|| {
+                let source = io::Error::last_os_error();
+                let (tried, hint) = where_xs_open_looks();
+                Error::XenstoreConnect {
+                    tried,
+                    hint,
+                    source,
+                }
             })
     }
 
@@ -117,7 +121,11 @@ impl Xenstore {
             // SAFETY: the handle is live for &self.
             let id = unsafe { sys::xs_transaction_start(self.handle.as_ptr()) };
             if id == sys::XBT_NULL {
-                return Err(xs_error("transaction_start", ""));
+                return Err(Error::Xenstore {
+                    op: "transaction_start",
+                    path: None,
+                    source: io::Error::last_os_error(),
+                });
             }
             let tx = Tx { xs: self, id };
             let value = match body(&tx) {
@@ -140,7 +148,7 @@ impl Xenstore {
             if err.raw_os_error() != Some(libc::EAGAIN) {
                 return Err(Error::Xenstore {
                     op: "transaction_end",
-                    path: String::new(),
+                    path: None,
                     source: err,
                 });
             }
@@ -324,6 +332,33 @@ impl Tx<'_> {
     }
 }
 
+/// Where `xs_open(0)` looked, as libxenstore 4.17 does it (tools/xenstore/xs_lib.c): the
+/// socket `XENSTORED_PATH` names (for both attempts), else `$XENSTORED_RUNDIR/socket`
+/// (default `/var/run/xenstored/socket`) and then the xenbus device, `/dev/xen/xenbus` when
+/// it exists, else `/proc/xen/xenbus`. The errno is the last attempt's. The second value
+/// is a hint for the message.
+fn where_xs_open_looks() -> (String, &'static str) {
+    if let Some(path) = std::env::var_os("XENSTORED_PATH") {
+        return (
+            format!("{} (from XENSTORED_PATH)", path.to_string_lossy()),
+            "",
+        );
+    }
+    let socket = match std::env::var_os("XENSTORED_RUNDIR") {
+        Some(dir) => format!("{}/socket (XENSTORED_RUNDIR)", dir.to_string_lossy()),
+        None => "/var/run/xenstored/socket".to_owned(),
+    };
+    let device = if std::path::Path::new("/dev/xen/xenbus").exists() {
+        "/dev/xen/xenbus"
+    } else {
+        "/proc/xen/xenbus"
+    };
+    (
+        format!("{socket}, then {device}"),
+        " (XENSTORED_PATH=<socket> selects another daemon)",
+    )
+}
+
 fn c_path(path: &str) -> Result<CString, Error> {
     CString::new(path).map_err(|_| Error::InvalidArgument(format!("NUL in xenstore path {path:?}")))
 }
@@ -332,7 +367,7 @@ fn c_path(path: &str) -> Result<CString, Error> {
 fn xs_error(op: &'static str, path: &str) -> Error {
     Error::Xenstore {
         op,
-        path: path.to_owned(),
+        path: Some(path.to_owned()),
         source: io::Error::last_os_error(),
     }
 }
@@ -345,7 +380,7 @@ fn absent_or_error<T>(op: &'static str, path: &str) -> Result<Option<T>, Error> 
     }
     Err(Error::Xenstore {
         op,
-        path: path.to_owned(),
+        path: Some(path.to_owned()),
         source: err,
     })
 }
