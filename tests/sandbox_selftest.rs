@@ -221,3 +221,32 @@ fn with_env_points_libxenstore_at_the_sandbox() {
     assert!(r.is_err());
     assert_eq!(std::env::var_os("XENSTORED_PATH"), before);
 }
+
+/// The script's daemon listens in its own DIR even when the caller's shell still has
+/// `XENSTORED_PATH` from an earlier sandbox (the C daemon reads that variable too).
+#[test]
+fn sandbox_script_ignores_a_callers_xenstored_path() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sandbox/xenstored-sandbox.sh");
+    let earlier = common::TempDir::new();
+    let dir = common::TempDir::new();
+    let dir = dir.file("xs");
+    let daemon = Daemon::from_env().name();
+    let run = |cmd: &str| {
+        std::process::Command::new(script)
+            .args([cmd, dir.to_str().unwrap()])
+            .env("XENSTORE_DAEMON", daemon)
+            .env("XENSTORED_PATH", earlier.file("socket"))
+            .output()
+            .expect("run xenstored-sandbox.sh")
+    };
+    let started = run("start");
+    let stderr = String::from_utf8_lossy(&started.stderr).into_owned();
+    let stopped = run("stop");
+    assert!(started.status.success(), "{daemon}: {stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&started.stdout),
+        format!("export XENSTORED_PATH={}/socket\n", dir.display())
+    );
+    assert!(stopped.status.success());
+    assert!(!earlier.file("socket").exists());
+}

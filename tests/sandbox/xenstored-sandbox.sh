@@ -96,7 +96,10 @@ EOF
         # by default (-I on), so nothing is written to /var/lib/xenstored.
         set -- -N -F "$pidfile" "$@"
     fi
-    XENSTORED_RUNDIR=$dir LD_PRELOAD=$shim "$xenstored" "$@" \
+    # The daemon gets an environment of its own: the C xenstored takes its socket
+    # path from XENSTORED_PATH as clients do, so one left over in the caller's shell
+    # (from an earlier `eval "$(... start ...)"`) would make it listen there.
+    env -u XENSTORED_PATH XENSTORED_RUNDIR="$dir" LD_PRELOAD="$shim" "$xenstored" "$@" \
         </dev/null >"$dir/xenstored.log" 2>&1 &
     pid=$!
     # Ready when a client gets an answer (the socket exists a moment before
