@@ -26,7 +26,12 @@ DESTDIR ?=
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 MAJOR := $(firstword $(subst ., ,$(VERSION)))
 
-RELEASE := target/release
+# Where cargo puts its builds: target/ unless CARGO_TARGET_DIR (or a cargo configuration's
+# build.target-dir) says otherwise; cargo metadata knows. The C tests, the demo and the
+# install take the library and the tool from there. target/ when cargo is not there yet.
+CARGO_TARGET := $(or $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | \
+	sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p'),target)
+RELEASE := $(CARGO_TARGET)/release
 LIB := $(RELEASE)/libphysmap_hooks.so
 HEADER := include/physmap_hooks.h
 CTEST := target/ctest
@@ -34,6 +39,11 @@ TEST_CFLAGS := -Wall -Wextra -Werror -std=gnu11 -g -Iinclude
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full \
 	--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect
 SANDBOX := tests/sandbox/xenstored-sandbox.sh
+## make check's bookkeeping (scripts/check-count.sh): a command run through $(COUNT) adds
+## what it passed and failed to the totals; $(SUITE_DONE), a suite's last line, says that
+## it got to its end (a suite that counted nothing then counts as one test).
+COUNT := scripts/check-count.sh
+SUITE_DONE = [ -z "$$CHECK_RESULTS" ] || printf '%s\tdone\n' $@ >>"$$CHECK_RESULTS"
 
 LIBNAME := libphysmap_hooks.so
 SONAME := $(LIBNAME).$(MAJOR)
@@ -42,7 +52,8 @@ REALNAME := $(LIBNAME).$(VERSION)
 .PHONY: all build bootstrap header check-header check-symbols check lint \
 	test-rust test-c test-loader test-install fuzz bench demo install uninstall \
 	check-patches e2e build-domain-checks lint-domain-checks check-xenctrl-linkage \
-	test-domain-checks test-valgrind-concurrency test-demo deb test-deb check-deb
+	test-domain-checks test-valgrind-concurrency test-demo test-target-dir deb test-deb \
+	check-deb
 
 all: build
 
@@ -65,6 +76,7 @@ check-header:
 	if ! diff -u $(HEADER) $$tmp; then \
 		echo "$(HEADER) is stale: run 'make header' and commit it" >&2; exit 1; \
 	fi; echo "header: $(HEADER) is up to date"
+	@$(SUITE_DONE)
 
 ## The shared object exports exactly the functions of the header, and has its soname.
 check-symbols: build
@@ -78,10 +90,12 @@ check-symbols: build
 	[ "$$soname" = "libphysmap_hooks.so.$(MAJOR)" ] || \
 		{ echo "soname is '$$soname'"; exit 1; }; \
 	echo "symbols: exactly the $$(echo "$$want" | wc -l) header functions; soname $$soname"
+	@$(SUITE_DONE)
 
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+	@$(SUITE_DONE)
 
 ## The xenstore daemons the tests run against: Debian 12 ships both, and starts oxenstored
 ## by default. `cargo test` runs everything once on the first; the tests that talk to a
@@ -91,11 +105,12 @@ XENSTORE_TESTS := --test xenstore_hooks --test reliability --test sandbox_selfte
 	--test inspect_cli
 
 test-rust:
-	XENSTORE_DAEMON=$(firstword $(DAEMONS)) $(CARGO) test --locked
+	XENSTORE_DAEMON=$(firstword $(DAEMONS)) $(COUNT) $@ $(CARGO) test --locked
 	@for d in $(wordlist 2,$(words $(DAEMONS)),$(DAEMONS)); do \
 		echo "== xenstore-facing tests on $$d"; \
-		XENSTORE_DAEMON=$$d $(CARGO) test --locked $(XENSTORE_TESTS) || exit 1; \
+		XENSTORE_DAEMON=$$d $(COUNT) $@ $(CARGO) test --locked $(XENSTORE_TESTS) || exit 1; \
 	done
+	@$(SUITE_DONE)
 
 $(CTEST)/abi_test: tests/c/abi_test.c tests/c/check.h $(HEADER)
 	@mkdir -p $(CTEST)
@@ -110,13 +125,14 @@ test-c: build $(CTEST)/abi_test
 		dir=$$(mktemp -d); \
 		env=$$(XENSTORE_DAEMON=$$d $(SANDBOX) start $$dir) || exit 1; eval "$$env"; \
 		echo "== abi_test on $$d"; \
-		{ $(CTEST)/abi_test $(LIB) && \
-		$(VALGRIND) $(CTEST)/abi_test $(LIB); } 2>$$dir/stderr && \
+		{ $(COUNT) $@ $(CTEST)/abi_test $(LIB) && \
+		$(COUNT) $@ $(VALGRIND) $(CTEST)/abi_test $(LIB); } 2>$$dir/stderr && \
 		echo "abi_test on $$d under valgrind: no errors, no leaks"; rc=$$?; \
 		[ $$rc -eq 0 ] || cat $$dir/stderr >&2; \
 		XENSTORE_DAEMON=$$d $(SANDBOX) stop $$dir >/dev/null; rm -rf $$dir; \
 		[ $$rc -eq 0 ] || exit $$rc; \
 	done
+	@$(SUITE_DONE)
 
 ## The optional `domain-checks` build (docs/domain-checks.md), in its own target dir so
 ## that it never replaces the default build's artifacts.
@@ -130,6 +146,7 @@ build-domain-checks:
 lint-domain-checks:
 	$(CARGO) clippy --locked --all-targets --features domain-checks \
 		--target-dir $(DC_TARGET) -- -D warnings
+	@$(SUITE_DONE)
 
 ## The default build never references libxenctrl; the domain-checks build links it.
 check-xenctrl-linkage: build build-domain-checks
@@ -153,14 +170,15 @@ $(CTEST)/domain_checks_test: tests/c/domain_checks_test.c tests/c/check.h $(HEAD
 ## Rust unit and integration tests of the feature build, then the C program that
 ## dlopen()s it with libxenctrl faked (LD_PRELOAD), plain and under valgrind.
 test-domain-checks: check-xenctrl-linkage $(FAKE_XENCTRL) $(CTEST)/domain_checks_test
-	$(CARGO) test --locked --features domain-checks --target-dir $(DC_TARGET) \
+	$(COUNT) $@ $(CARGO) test --locked --features domain-checks --target-dir $(DC_TARGET) \
 		--lib --test domain_checks
 	@dir=$$(mktemp -d); trap '$(SANDBOX) stop '"$$dir"' >/dev/null; rm -rf '"$$dir" EXIT; \
 	eval "$$($(SANDBOX) start $$dir)"; \
-	{ LD_PRELOAD=$(abspath $(FAKE_XENCTRL)) $(CTEST)/domain_checks_test $(DC_LIB) && \
-	LD_PRELOAD=$(abspath $(FAKE_XENCTRL)) $(VALGRIND) $(CTEST)/domain_checks_test $(DC_LIB); \
+	{ LD_PRELOAD=$(abspath $(FAKE_XENCTRL)) $(COUNT) $@ $(CTEST)/domain_checks_test $(DC_LIB) && \
+	LD_PRELOAD=$(abspath $(FAKE_XENCTRL)) $(COUNT) $@ $(VALGRIND) $(CTEST)/domain_checks_test $(DC_LIB); \
 	} 2>$$dir/stderr || { cat $$dir/stderr >&2; exit 1; }; \
 	echo "domain_checks_test under valgrind: no errors, no leaks"
+	@$(SUITE_DONE)
 
 ## The libxl patches (xl-patches/): the plugin code they add, run from C against the
 ## built library and deliberately broken ones (plain, then setgid); the test's copy must
@@ -221,13 +239,13 @@ $(PLUGINS): build $(CTEST)/broken_abi.so $(CTEST)/missing_symbol.so $(CTEST)/nul
 	@if [ "$$(id -u)" = 0 ]; then install -m 0755 -o nobody $(LIB) $@/foreign_owner.so; fi
 
 test-loader: build $(CTEST)/plugin_loader_test $(PLUGINS)
-	$(CTEST)/plugin_loader_test $(PLUGINS)
+	$(COUNT) $@ $(CTEST)/plugin_loader_test $(PLUGINS)
 	@if [ "$$(id -u)" = 0 ]; then \
 		cp $(CTEST)/plugin_loader_test $(CTEST)/plugin_loader_test.setgid && \
 		chgrp nogroup $(CTEST)/plugin_loader_test.setgid && \
 		chmod 2755 $(CTEST)/plugin_loader_test.setgid && \
 		echo "$(CTEST)/plugin_loader_test.setgid --secure $(PLUGINS)" && \
-		$(CTEST)/plugin_loader_test.setgid --secure $(PLUGINS); \
+		$(COUNT) $@ $(CTEST)/plugin_loader_test.setgid --secure $(PLUGINS); \
 		rc=$$?; rm -f $(CTEST)/plugin_loader_test.setgid; exit $$rc; \
 	else echo "SKIP secure: only root can make a setgid copy here"; fi
 	@$(LOADER_COPY) tests/c/plugin_loader_test.c >$(CTEST)/loader.test.c
@@ -257,6 +275,7 @@ test-loader: build $(CTEST)/plugin_loader_test $(PLUGINS)
 		git apply --stat $$p >/dev/null && test -n "$$(git apply --numstat $$p)" \
 			|| { echo "bad patch: $$p" >&2; exit 1; }; \
 	done; echo "patches: all $(words $(XL_PATCHES)) files in xl-patches/ parse"
+	@$(SUITE_DONE)
 
 ## How long the hooks take (and so hold libxl's ctx lock) on a sandboxed real xenstored,
 ## alone and against a second writer; not part of `make check` (xl-patches/README.md).
@@ -303,6 +322,7 @@ test-install: build
 	left=$$(find $$dest ! -type d); \
 	if [ -n "$$left" ]; then echo "uninstall left: $$left"; exit 1; fi; \
 	echo "install: pkg-config build and run OK; uninstall removed every file"
+	@$(SUITE_DONE)
 
 install: build
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
@@ -344,7 +364,8 @@ check-deb: deb
 ## Each decoder's fuzz target for FUZZ_SECONDS (cargo-fuzz on stable, see fuzz/README.md).
 FUZZ_SECONDS ?= 60
 fuzz:
-	fuzz/run.sh $(FUZZ_SECONDS)
+	$(COUNT) $@ fuzz/run.sh $(FUZZ_SECONDS)
+	@$(SUITE_DONE)
 
 ## Benchmarks (never part of check): the codec on a 1024-record section, then the hooks
 ## against libxl's built-in code on a real xenstored, which regenerates BENCHMARKS.md.
@@ -352,29 +373,50 @@ bench: build
 	$(CARGO) bench --locked --bench codec
 	benches/run.sh $(LIB) BENCHMARKS.md
 
-check: bootstrap lint lint-domain-checks check-header build check-symbols test-rust test-c \
-	test-valgrind-concurrency test-domain-checks test-loader test-install test-demo fuzz
-	@echo "make check: all passed"
+## Every suite, in this order, each counted (scripts/check-count.sh); with -k a failed
+## suite does not stop the others that do not need what failed. The last line is the
+## totals over all of them: `make check: N passed, M failed`.
+CHECK_SUITES := lint lint-domain-checks check-header check-symbols test-rust test-c \
+	test-valgrind-concurrency test-domain-checks test-loader test-install test-demo \
+	test-target-dir fuzz
+check: bootstrap
+	@export CHECK_RESULTS=$(abspath $(CTEST))/check-results; \
+	mkdir -p $(CTEST); rm -f $$CHECK_RESULTS; \
+	$(MAKE) --no-print-directory -k $(CHECK_SUITES); \
+	scripts/check-totals.sh $$CHECK_RESULTS $$? $(CHECK_SUITES)
 
 ## The concurrency tests of tests/reliability.rs (32 threads through the C ABI, shared
 ## handle and own connections) under valgrind memcheck, with 20 cycles per thread.
 test-valgrind-concurrency:
 	@bin=$$($(CARGO) test --locked --no-run --test reliability 2>&1 | \
-		grep -o 'target/debug/deps/reliability-[0-9a-f]*' | head -n 1); \
+		sed -n 's/.*(\(.*\/deps\/reliability-[0-9a-f]*\)).*/\1/p' | head -n 1); \
 	test -n "$$bin" || { echo "no reliability test binary"; exit 1; }; \
-	PHYSMAP_TEST_CYCLES=20 $(VALGRIND) $$bin --exact --test-threads=1 \
+	PHYSMAP_TEST_CYCLES=20 $(COUNT) $@ $(VALGRIND) $$bin --exact --test-threads=1 \
 		many_threads_share_one_borrowed_handle \
 		many_threads_each_with_the_librarys_own_connections && \
 	echo "concurrency tests under valgrind: no errors, no leaks"
+	@$(SUITE_DONE)
 
 ## make demo, checked on each daemon: it exits non-zero when the restored tree differs or
-## a damaged section gets written.
+## a damaged section gets written. Its headings are bold on a terminal (script(1) gives it
+## one) and nowhere else: not in a log, not with NO_COLOR.
+ESC := $(shell printf '\033')
 test-demo: build
 	@mkdir -p $(CTEST); for d in $(DAEMONS); do \
-		XENSTORE_DAEMON=$$d demo/demo.sh $(LIB) >$(CTEST)/demo.$$d.log 2>&1 || \
+		XENSTORE_DAEMON=$$d $(COUNT) $@ demo/demo.sh $(LIB) >$(CTEST)/demo.$$d.log 2>&1 || \
 			{ cat $(CTEST)/demo.$$d.log; exit 1; }; \
 		echo "demo on $$d: saved, wiped, restored identically; damaged section refused"; \
 	done
+	@! grep -q '$(ESC)' $(CTEST)/demo.*.log || \
+		{ echo "demo: terminal escapes in a log" >&2; exit 1; }
+	@script -qec 'demo/demo.sh $(LIB)' /dev/null >$(CTEST)/demo.tty.log 2>&1 && \
+	grep -q '$(ESC)\[1m== 1\. ' $(CTEST)/demo.tty.log || \
+		{ echo "demo: no bold heading on a terminal" >&2; exit 1; }
+	@NO_COLOR=1 script -qec 'demo/demo.sh $(LIB)' /dev/null >$(CTEST)/demo.no_color.log 2>&1 && \
+	grep -q '^== 1\. ' $(CTEST)/demo.no_color.log && ! grep -q '$(ESC)' $(CTEST)/demo.no_color.log || \
+		{ echo "demo: terminal escapes despite NO_COLOR" >&2; exit 1; }
+	@echo "demo: headings bold on a terminal only, and not with NO_COLOR"
+	@$(SUITE_DONE)
 
 ## Real `xl save` / `xl restore` / `xl migrate` of an HVM guest under Debian's Xen 4.17
 ## booted in QEMU, with libxl built from Debian's source plus xl-patches/4.17 and this
@@ -384,6 +426,19 @@ test-demo: build
 E2E_DAEMONS ?= oxenstored xenstored
 e2e: bootstrap deb
 	e2e/run.sh $(E2E_DAEMONS)
+
+## make demo with cargo's builds elsewhere (CARGO_TARGET_DIR, as many Rust users set it):
+## the Makefile and the scripts take the library and the tool from there.
+ALT_TARGET := $(abspath $(CTEST))/cargo-target
+test-target-dir:
+	@mkdir -p $(CTEST); rm -rf $(ALT_TARGET)/release/libphysmap_hooks.so
+	@CARGO_TARGET_DIR=$(ALT_TARGET) $(MAKE) --no-print-directory -s demo \
+		>$(CTEST)/demo.target-dir.log 2>&1 || { cat $(CTEST)/demo.target-dir.log; exit 1; }
+	@grep -qx 'library: $(ALT_TARGET)/release/libphysmap_hooks.so' $(CTEST)/demo.target-dir.log || \
+		{ echo "make demo did not run the library from CARGO_TARGET_DIR:" >&2; \
+		grep '^library: ' $(CTEST)/demo.target-dir.log >&2; exit 1; }
+	@echo "demo with CARGO_TARGET_DIR=$(ALT_TARGET): built there, ran from there"
+	@$(SUITE_DONE)
 
 ## Saves and restores a guest's records on a sandboxed daemon: the C xenstored, or
 ## oxenstored with `XENSTORE_DAEMON=oxenstored make demo`.

@@ -5,7 +5,7 @@
 # writes BENCHMARKS.md. Takes about 2 minutes per daemon on an idle machine.
 #
 #   benches/run.sh [LIB [OUTPUT]]
-#       LIB     default target/release/libphysmap_hooks.so (built with cargo if missing)
+#       LIB     default <cargo's target dir>/release/libphysmap_hooks.so (built if missing)
 #       OUTPUT  default BENCHMARKS.md
 #
 # Env: CC (default gcc); BENCH_WAIT_LOAD=SECONDS waits up to that long for the 1-minute
@@ -20,7 +20,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 command_line="benches/run.sh${*:+ $*}"
-lib=${1:-target/release/libphysmap_hooks.so}
+lib=${1:-$(cargo metadata --format-version 1 --no-deps |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release/libphysmap_hooks.so}
 out=${2:-BENCHMARKS.md}
 sandbox=tests/sandbox/xenstored-sandbox.sh
 bench=target/bench/xenstore_bench

@@ -4,8 +4,11 @@
 # xenstored, or oxenstored (Debian's default) with XENSTORE_DAEMON=oxenstored.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-lib=${1:-target/release/libphysmap_hooks.so}
-inspect=target/release/physmap-inspect
+# The library and physmap-inspect of one build: `make demo` passes the library from
+# where cargo put it (CARGO_TARGET_DIR honoured); the tool is next to it.
+lib=${1:-$(cargo metadata --format-version 1 --no-deps |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release/libphysmap_hooks.so}
+inspect=$(dirname "$lib")/physmap-inspect
 sandbox=tests/sandbox/xenstored-sandbox.sh
 
 work=$(mktemp -d)
@@ -14,12 +17,15 @@ gcc -Wall -Wextra -Werror -Iinclude -o "$work/driver" demo/driver.c \
     -ldl -lxenstore -lxentoollog
 eval "$("$sandbox" start "$work/xs")"
 driver() { "$work/driver" "$lib" "$@"; }
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Headings in bold on a terminal only, and never with NO_COLOR set (https://no-color.org).
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold= plain=; fi
+step() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 
 domid=7
 dm=/local/domain/0/device-model/$domid
 daemon=${XENSTORE_DAEMON:-xenstored}
 echo "$daemon sandbox: pid $(cat "$work/xs/xenstored.pid"), socket $XENSTORED_PATH"
+echo "library: $lib"
 
 step "1. QEMU maps guest $domid's VGA framebuffer and records it (xen_save_physmap)"
 xenstore-write "$dm/physmap/f0000000/start_addr" f1000000 \

@@ -83,6 +83,8 @@ done
 
 echo "fuzz: summary"
 printf '  %s\n' "${summaries[@]}"
+n_targets=$(wc -w <<<"$TARGETS")
+echo "fuzz: $((n_targets - ${#failed[@]})) passed, ${#failed[@]} failed"
 if [ ${#failed[@]} -gt 0 ]; then
     echo "fuzz: ${#failed[@]} target(s) crashed: ${failed[*]}" >&2
     exit 1

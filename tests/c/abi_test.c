@@ -294,6 +294,6 @@ int main(int argc, char **argv)
     xs_close(xs);
     dlclose(lib);
 
-    printf("abi_test: %s\n", failures ? "FAILED" : "all checks passed");
+    CHECK_SUMMARY("abi_test");
     return failures ? 1 : 0;
 }

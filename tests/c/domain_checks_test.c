@@ -108,6 +108,7 @@ static void refused(struct xs_handle *xs, const char *line, const char *domains,
     before = dump();
     rc = restore(xs, domid);
     after = dump();
+    checks++;
     if (rc != code || strcmp(before, after)) {
         fprintf(stderr, "%s: domains \"%s\", domid %u: rc %d (%s), expected %d; "
                 "store %s\n", line, domains, domid, rc, strerror_fn(rc), code,
@@ -258,6 +259,6 @@ int main(int argc, char **argv)
     xs_close(xs);
     dlclose(lib);
     unlink(xc_log);
-    printf("domain_checks_test: %s\n", failures ? "FAILED" : "all checks passed");
+    CHECK_SUMMARY("domain_checks_test");
     return failures ? 1 : 0;
 }
