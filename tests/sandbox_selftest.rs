@@ -226,7 +226,10 @@ fn with_env_points_libxenstore_at_the_sandbox() {
 /// `XENSTORED_PATH` from an earlier sandbox (the C daemon reads that variable too).
 #[test]
 fn sandbox_script_ignores_a_callers_xenstored_path() {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sandbox/xenstored-sandbox.sh");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/sandbox/xenstored-sandbox.sh"
+    );
     let earlier = common::TempDir::new();
     let dir = common::TempDir::new();
     let dir = dir.file("xs");
