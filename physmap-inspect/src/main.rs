@@ -534,3 +534,41 @@ fn records_table(section: &Section) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn io_reasons_lose_the_os_error_suffix() {
+        let e = io::Error::from_raw_os_error(2);
+        assert_eq!(reason(&e), "No such file or directory");
+        let e = io::Error::other("plain");
+        assert_eq!(reason(&e), "plain");
+    }
+
+    #[test]
+    fn clap_errors_become_one_line() {
+        let rendered = "error: the following required arguments were not provided:\n  <IN>\n  \
+                        <OUT>\n\nUsage: physmap-inspect convert --to <TO> <IN> <OUT>\n\nFor \
+                        more information, try '--help'.\n";
+        assert_eq!(
+            one_line(rendered),
+            "the following required arguments were not provided: <IN>, <OUT>"
+        );
+        let err = Cli::try_parse_from(["physmap-inspect", "section", "f", "--format", "x"])
+            .err()
+            .unwrap();
+        assert_eq!(
+            one_line(&err.render().to_string()),
+            "invalid value 'x' for '--format <FORMAT>'; possible values: auto, kv, legacy, \
+             legacy32"
+        );
+    }
+}
