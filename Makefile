@@ -61,7 +61,7 @@ bootstrap:
 	@scripts/bootstrap.sh
 
 build:
-	$(CARGO) build --release --locked
+	$(CARGO) build --release --locked --workspace
 
 $(LIB): build
 
@@ -93,22 +93,25 @@ check-symbols: build
 	@$(SUITE_DONE)
 
 lint:
-	$(CARGO) fmt --check
-	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	@$(SUITE_DONE)
 
 ## The xenstore daemons the tests run against: Debian 12 ships both, and starts oxenstored
 ## by default. `cargo test` runs everything once on the first; the tests that talk to a
 ## daemon run again on each other one (XENSTORE_DAEMON, see tests/common/sandbox.rs).
+## The workspace has two packages: the library's tests, then physmap-inspect's.
 DAEMONS := xenstored oxenstored
-XENSTORE_TESTS := --test xenstore_hooks --test reliability --test sandbox_selftest \
-	--test inspect_cli
+XENSTORE_TESTS := -p physmap-hooks --test xenstore_hooks --test reliability \
+	--test sandbox_selftest
+INSPECT_TESTS := -p physmap-inspect --test inspect_cli
 
 test-rust:
-	XENSTORE_DAEMON=$(firstword $(DAEMONS)) $(COUNT) $@ $(CARGO) test --locked
+	XENSTORE_DAEMON=$(firstword $(DAEMONS)) $(COUNT) $@ $(CARGO) test --locked --workspace
 	@for d in $(wordlist 2,$(words $(DAEMONS)),$(DAEMONS)); do \
 		echo "== xenstore-facing tests on $$d"; \
-		XENSTORE_DAEMON=$$d $(COUNT) $@ $(CARGO) test --locked $(XENSTORE_TESTS) || exit 1; \
+		XENSTORE_DAEMON=$$d $(COUNT) $@ $(CARGO) test --locked $(XENSTORE_TESTS) && \
+		XENSTORE_DAEMON=$$d $(COUNT) $@ $(CARGO) test --locked $(INSPECT_TESTS) || exit 1; \
 	done
 	@$(SUITE_DONE)
 
@@ -317,6 +320,8 @@ test-install: build
 	readelf -d $$dest/pkgconfig_test | grep -q "NEEDED.*\[$(SONAME)\]"; \
 	LD_LIBRARY_PATH=$$dest/usr/lib $$dest/pkgconfig_test; \
 	LD_LIBRARY_PATH=$$dest/usr/lib $$dest/usr/bin/physmap-inspect --help >/dev/null; \
+	test "$$(LD_LIBRARY_PATH=$$dest/usr/lib $$dest/usr/bin/physmap-inspect --version)" = \
+		"physmap-inspect $(VERSION)" || { echo "physmap-inspect --version is wrong"; exit 1; }; \
 	$(MAKE) --no-print-directory -s uninstall DESTDIR=$$dest PREFIX=/usr; \
 	rm -f $$dest/pkgconfig_test; \
 	left=$$(find $$dest ! -type d); \

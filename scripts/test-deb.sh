@@ -112,7 +112,8 @@ echo "pkg-config --cflags --libs physmap-hooks: \$flags (version 1.0.0, libdir $
 ./pkgconfig_test
 ./installed_test "\$lib"
 physmap-inspect --help >/dev/null || fail "physmap-inspect --help"
-echo "physmap-inspect --help: OK"
+[ "\$(physmap-inspect --version)" = "physmap-inspect 1.0.0" ] || fail "physmap-inspect --version"
+echo "physmap-inspect --help, --version: OK"
 
 dpkg --purge physmap-inspect libphysmap-hooks-dev libphysmap-hooks1 >/tmp/dpkg-purge.log 2>&1 ||
     { cat /tmp/dpkg-purge.log; fail "dpkg --purge"; }

@@ -550,7 +550,12 @@ fn shim_path() -> &'static Path {
         if let Some(p) = std::env::var_os("PHYSMAP_SANDBOX_SHIM") {
             return PathBuf::from(p);
         }
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        // The workspace root: the package itself, or the parent of physmap-inspect/, whose
+        // tests include this file too.
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .find(|d| d.join("tests/sandbox/xenstored-shim.c").is_file())
+            .expect("tests/sandbox/xenstored-shim.c above CARGO_MANIFEST_DIR");
         let src = manifest.join("tests/sandbox/xenstored-shim.c");
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(|t| manifest.join(t)) // tests run in the package root

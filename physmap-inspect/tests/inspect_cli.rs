@@ -2,6 +2,8 @@
 //! savefiles built here from the stream specifications (checked against Xen's own
 //! `verify-stream-v2`), including damaged ones and a 2 GiB sparse one read in bounded memory.
 
+// The integration-test helpers of the workspace root, shared with the library's tests.
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use common::sandbox::Sandbox;
@@ -85,11 +87,213 @@ fn exit_codes_tell_bad_input_from_bad_usage() {
         assert_eq!(inspect(args).status.code(), Some(2), "{args:?}");
     }
     for command in ["section", "savefile", "convert", "xenstore"] {
-        let out = inspect(&[command, "--help"]);
-        assert!(out.status.success());
-        assert!(stdout(&out).starts_with(&format!("usage: physmap-inspect {command}")));
+        for help in ["--help", "-h"] {
+            let out = inspect(&[command, help]);
+            assert!(out.status.success());
+            assert!(
+                stdout(&out).contains(&format!("Usage: physmap-inspect {command}")),
+                "{}",
+                stdout(&out)
+            );
+        }
     }
-    assert!(inspect(&["--help"]).status.success());
+    let out = inspect(&["--help"]);
+    assert!(out.status.success());
+    for command in ["section", "savefile", "convert", "xenstore"] {
+        assert!(stdout(&out).contains(command), "{}", stdout(&out));
+    }
+}
+
+#[test]
+fn version_is_printed() {
+    for flag in ["--version", "-V"] {
+        let out = inspect(&[flag]);
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(
+            stdout(&out),
+            format!("physmap-inspect {}\n", env!("CARGO_PKG_VERSION"))
+        );
+        assert_eq!(stderr(&out), "");
+    }
+}
+
+/// A usage error is one line and a hint at the right `--help`, not the whole usage.
+#[test]
+fn usage_errors_are_one_line_and_a_hint() {
+    for (args, hint) in [
+        (&[][..], "see 'physmap-inspect --help'"),
+        (&["frobnicate"], "see 'physmap-inspect --help'"),
+        (&["section"], "see 'physmap-inspect section --help'"),
+        (
+            &["section", "a", "--bogus"],
+            "see 'physmap-inspect section --help'",
+        ),
+        (
+            &["savefile", "a", "b"],
+            "see 'physmap-inspect savefile --help'",
+        ),
+        (
+            &["convert", "a", "b"],
+            "see 'physmap-inspect convert --help'",
+        ),
+        (
+            &["xenstore", "--domid", "x"],
+            "see 'physmap-inspect xenstore --help'",
+        ),
+    ] {
+        let out = inspect(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(stdout(&out), "", "{args:?}");
+        let err = stderr(&out);
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 2, "{args:?}: {err}");
+        assert!(lines[0].starts_with("physmap-inspect: "), "{err}");
+        assert!(!lines[0].contains("error:"), "{err}");
+        assert_eq!(lines[1], hint, "{args:?}");
+    }
+    let out = inspect(&["section", "a"]);
+    assert_eq!(out.status.code(), Some(1)); // a missing file is input, not usage
+    let out = inspect(&["convert", "--to", "kv"]);
+    assert!(
+        stderr(&out).contains("required arguments were not provided: <IN>, <OUT>"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// The formats a command accepts are listed by the error, `auto` included where it applies.
+#[test]
+fn a_bad_format_lists_the_accepted_ones() {
+    let out = inspect(&["section", "f", "--format", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("invalid value 'nope' for '--format <FORMAT>'; possible values: auto, kv, legacy, legacy32"),
+        "{}",
+        stderr(&out)
+    );
+    let out = inspect(&["convert", "--from", "nope", "--to", "kv", "a", "b"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("possible values: auto, kv, legacy, legacy32"),
+        "{}",
+        stderr(&out)
+    );
+    // A conversion needs a concrete target format.
+    let out = inspect(&["convert", "--to", "auto", "a", "b"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("possible values: kv, legacy, legacy32"),
+        "{err}"
+    );
+    assert!(!err.contains("auto,"), "{err}");
+}
+
+/// An empty file is a valid section of 0 records, and the tool says so.
+#[test]
+fn an_empty_section_is_reported_as_such() {
+    let dir = TempDir::new();
+    let empty = dir.file("empty");
+    fs::write(&empty, b"").unwrap();
+    let out = inspect(&["section", path(&empty)]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        stdout(&out),
+        format!("{}: empty section (0 bytes, 0 records)\n", path(&empty))
+    );
+    let out = inspect(&["section", path(&empty), "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        stdout(&out),
+        "{\"format\":\"kv\",\"bytes\":0,\"records\":[]}\n"
+    );
+    let converted = dir.file("converted");
+    let out = inspect(&["convert", "--to", "kv", path(&empty), path(&converted)]);
+    assert!(out.status.success(), "{out:?}");
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "{} is empty: an empty section (0 records)",
+            path(&empty)
+        )),
+        "{err}"
+    );
+    assert_eq!(fs::read(&converted).unwrap(), b"");
+    // An empty legacy section still has its header, so it is not 0 bytes.
+    let out = inspect(&["convert", "--to", "legacy", path(&empty), path(&converted)]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(fs::read(&converted).unwrap().len(), 8);
+}
+
+/// Every command names the path of an unreadable input the same way, with the plain reason.
+#[test]
+fn unreadable_inputs_are_named_the_same_way() {
+    let dir = TempDir::new();
+    let sub = dir.file("subdir");
+    fs::create_dir(&sub).unwrap();
+    let out_file = dir.file("out");
+    for (what, expected) in [
+        (
+            &sub,
+            format!(
+                "physmap-inspect: {}: cannot read: Is a directory\n",
+                path(&sub)
+            ),
+        ),
+        (
+            &dir.file("missing"),
+            format!(
+                "physmap-inspect: {}: cannot read: No such file or directory\n",
+                path(&dir.file("missing"))
+            ),
+        ),
+    ] {
+        for args in [
+            vec!["section", path(what)],
+            vec!["savefile", path(what)],
+            vec!["savefile", path(what), "--records", "--json"],
+            vec!["convert", "--to", "kv", path(what), path(&out_file)],
+        ] {
+            let out = inspect(&args);
+            assert_eq!(out.status.code(), Some(1), "{args:?}");
+            assert_eq!(stderr(&out), expected, "{args:?}");
+        }
+    }
+    // The output of convert too.
+    let kv = dir.file("vram.kv");
+    fs::write(&kv, VRAM_KV).unwrap();
+    let out = inspect(&["convert", "--to", "legacy", path(&kv), path(&sub)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "physmap-inspect: {}: cannot write: Is a directory\n",
+            path(&sub)
+        )
+    );
+}
+
+/// Without a daemon, the tool says which socket it tried and what to do.
+#[test]
+fn an_unreachable_xenstore_names_the_socket() {
+    let dir = TempDir::new();
+    let socket = dir.file("socket");
+    let out = Command::new(env!("CARGO_BIN_EXE_physmap-inspect"))
+        .args(["xenstore", "--domid", "5"])
+        .env("XENSTORED_PATH", &socket)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(
+        err,
+        format!(
+            "physmap-inspect: cannot connect to xenstore at {} (from XENSTORED_PATH): No such \
+             file or directory; is xenstored running there?\n",
+            path(&socket)
+        )
+    );
+    assert!(!err.contains("(os error"), "{err}");
 }
 
 #[test]
