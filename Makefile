@@ -144,7 +144,8 @@ DC_LIB := $(DC_TARGET)/release/libphysmap_hooks.so
 FAKE_XENCTRL := $(DC_TARGET)/fake-xenctrl.so
 
 build-domain-checks:
-	$(CARGO) build --release --locked --features domain-checks --target-dir $(DC_TARGET)
+	$(CARGO) build --release --locked -p physmap-hooks --features domain-checks \
+		--target-dir $(DC_TARGET)
 
 lint-domain-checks:
 	$(CARGO) clippy --locked --all-targets --features domain-checks \

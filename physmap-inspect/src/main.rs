@@ -7,6 +7,7 @@
 
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand, ValueEnum};
+use physmap_hooks::error::Reason;
 use physmap_hooks::format::{self, Format};
 use physmap_hooks::hooks::{self, Domain};
 use physmap_hooks::savefile::{self, Layer};
@@ -237,20 +238,8 @@ fn one_line(rendered: &str) -> String {
     line.strip_prefix("error: ").unwrap_or(&line).to_string()
 }
 
-/// An I/O error's plain reason: without the ` (os error N)` that Rust appends.
-fn reason(e: &io::Error) -> String {
-    let text = e.to_string();
-    match e.raw_os_error() {
-        Some(n) => text
-            .strip_suffix(&format!(" (os error {n})"))
-            .unwrap_or(&text)
-            .to_string(),
-        None => text,
-    }
-}
-
 fn cannot_read(path: &str, e: &io::Error) -> Failure {
-    Failure(format!("{path}: cannot read: {}", reason(e)))
+    Failure(format!("{path}: cannot read: {}", Reason(e)))
 }
 
 /// Opens an input file. A directory is refused here (opening one succeeds, reading it
@@ -342,32 +331,12 @@ fn convert(input: &str, output: &str, from: InputFormat, to: OutputFormat) -> Ou
         eprintln!("{NAME}: {input} is empty: an empty section (0 records)");
     }
     std::fs::write(output, &converted)
-        .map_err(|e| Failure(format!("{output}: cannot write: {}", reason(&e))))?;
+        .map_err(|e| Failure(format!("{output}: cannot write: {}", Reason(&e))))?;
     eprintln!(
         "{NAME}: wrote {} bytes of {to} to {output}",
         converted.len()
     );
     Ok(())
-}
-
-/// Where `xs_open(0)` looks for the daemon: `XENSTORED_PATH`, or libxenstore's default
-/// socket and then the xenbus device.
-fn xenstore_unreachable(e: &physmap_hooks::Error) -> Failure {
-    let source = std::error::Error::source(e).and_then(|s| s.downcast_ref::<io::Error>());
-    let why = source.map_or_else(|| e.to_string(), reason);
-    let message = match std::env::var_os("XENSTORED_PATH") {
-        Some(path) => format!(
-            "cannot connect to xenstore at {} (from XENSTORED_PATH): {why}; is xenstored \
-             running there?",
-            path.to_string_lossy()
-        ),
-        None => format!(
-            "cannot connect to xenstore at /var/run/xenstored/socket or /dev/xen/xenbus \
-             (libxenstore's defaults): {why}; is xenstored running? Set XENSTORED_PATH to \
-             use another socket."
-        ),
-    };
-    Failure(message)
 }
 
 #[derive(Serialize)]
@@ -377,7 +346,8 @@ struct XenstoreJson<'a> {
 }
 
 fn xenstore(domain: Domain, json: bool) -> Outcome {
-    let xs = Xenstore::open().map_err(|e| xenstore_unreachable(&e))?;
+    // The library's message says where libxenstore looked and what to do.
+    let xs = Xenstore::open().map_err(|e| Failure(e.to_string()))?;
     let section = xs
         .transaction(|tx| hooks::read_section(tx, domain))
         .map_err(|e| Failure(e.to_string()))?
@@ -543,14 +513,6 @@ mod tests {
     #[test]
     fn the_command_line_definition_is_consistent() {
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn io_reasons_lose_the_os_error_suffix() {
-        let e = io::Error::from_raw_os_error(2);
-        assert_eq!(reason(&e), "No such file or directory");
-        let e = io::Error::other("plain");
-        assert_eq!(reason(&e), "plain");
     }
 
     #[test]

@@ -289,9 +289,38 @@ fn an_unreachable_xenstore_names_the_socket() {
         err,
         format!(
             "physmap-inspect: cannot connect to xenstore at {} (from XENSTORED_PATH): No such \
-             file or directory; is xenstored running there?\n",
+             file or directory; is xenstored running?\n",
             path(&socket)
         )
+    );
+    assert!(!err.contains("(os error"), "{err}");
+
+    // Without XENSTORED_PATH: libxenstore's socket (under XENSTORED_RUNDIR, here a directory
+    // without one), then the xenbus device.
+    let out = Command::new(env!("CARGO_BIN_EXE_physmap-inspect"))
+        .args(["xenstore", "--domid", "5"])
+        .env_remove("XENSTORED_PATH")
+        .env("XENSTORED_RUNDIR", dir.file(""))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let device = if Path::new("/dev/xen/xenbus").exists() {
+        "/dev/xen/xenbus"
+    } else {
+        "/proc/xen/xenbus"
+    };
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(&format!(
+            "physmap-inspect: cannot connect to xenstore at {}/socket (XENSTORED_RUNDIR), then \
+             {device}: ",
+            dir.file("").display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("; is xenstored running? (XENSTORED_PATH=<socket> selects another daemon)\n"),
+        "{err}"
     );
     assert!(!err.contains("(os error"), "{err}");
 }
