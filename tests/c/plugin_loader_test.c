@@ -378,18 +378,24 @@ int libxl__physmap_plugin_prepare(libxl__gc *gc, uint32_t domid)
     return rc;
 }
 
+/* Every hook call gets libxl's own xenstore handle and logger. */
+static void physmap_hook_opts_init(libxl__gc *gc,
+                                   struct physmap_hook_opts *opts,
+                                   uint32_t dm_domid)
+{
+    memset(opts, 0, sizeof(*opts)); /* flags: none in ABI version 1 */
+    opts->abi_version = PHYSMAP_ABI_VERSION;
+    opts->dm_domid = dm_domid;
+    opts->format = PHYSMAP_FORMAT_XENSTORE_KV;
+    opts->xs_handle = CTX->xsh;
+    opts->logger = CTX->lg;
+}
+
 int libxl__physmap_plugin_save(libxl__gc *gc, uint32_t domid,
                                uint32_t dm_domid, bool *handled_r,
                                char **buf_r, unsigned int *len_r)
 {
-    const struct physmap_hook_opts opts = {
-        .abi_version = PHYSMAP_ABI_VERSION,
-        .dm_domid = dm_domid,
-        .format = PHYSMAP_FORMAT_XENSTORE_KV,
-        .flags = 0,
-        .xs_handle = CTX->xsh,
-        .logger = CTX->lg,
-    };
+    struct physmap_hook_opts opts;
     libxl__physmap_plugin *p;
     uint8_t *buf = NULL;
     uint32_t len = 0;
@@ -403,6 +409,7 @@ int libxl__physmap_plugin_save(libxl__gc *gc, uint32_t domid,
     p = CTX->physmap_plugin;
     if (!p) goto out;
 
+    physmap_hook_opts_init(gc, &opts, dm_domid);
     r = p->save_hook(domid, &opts, &buf, &len);
     if (r) {
         LOGD(ERROR, domid, "physmap plugin %s: save failed: %s (%d)",
@@ -435,14 +442,7 @@ int libxl__physmap_plugin_restore(libxl__gc *gc, uint32_t domid,
                                   uint32_t dm_domid, bool *handled_r,
                                   const char *buf, uint32_t len)
 {
-    const struct physmap_hook_opts opts = {
-        .abi_version = PHYSMAP_ABI_VERSION,
-        .dm_domid = dm_domid,
-        .format = PHYSMAP_FORMAT_XENSTORE_KV,
-        .flags = 0,
-        .xs_handle = CTX->xsh,
-        .logger = CTX->lg,
-    };
+    struct physmap_hook_opts opts;
     libxl__physmap_plugin *p;
     int r, rc;
 
@@ -454,6 +454,7 @@ int libxl__physmap_plugin_restore(libxl__gc *gc, uint32_t domid,
     p = CTX->physmap_plugin;
     if (!p) goto out;
 
+    physmap_hook_opts_init(gc, &opts, dm_domid);
     r = p->restore_hook(domid, &opts, (const uint8_t *)buf, len);
     if (r) {
         LOGD(ERROR, domid, "physmap plugin %s: restore failed: %s (%d)",
