@@ -2,19 +2,31 @@
 # Rebuilds Debian 12's xen source package with xl-patches/4.17 added to its quilt series,
 # so that its libxenlight (in libxenmisc4.17) loads libphysmap_hooks.so.1 from
 # /usr/lib/<multiarch>/. These are the steps of xl-patches/README.md ("Debian"), written
-# out. Run as root on Debian 12 (it installs devscripts, quilt and xen's Build-Depends).
+# out. Run as root on Debian 12.
 #
 #   scripts/build-patched-xen-deb.sh [--prepare-only] [WORKDIR]
 #
 # WORKDIR (default target/xen-deb) receives the source package, the patched tree
-# xen-<version>/ and, after the build, the .debs (../*.deb of the tree). --prepare-only
-# stops before `apt-get build-dep` and the build: download, patch, changelog entry.
+# xen-<version>/ and, after the build, the .debs (../*.deb of the tree) and build.log.
+# --prepare-only stops before the build: download, patch, changelog entry.
 #
 # The source comes from the host's own Debian mirror through a private apt configuration
-# (a deb-src line in WORKDIR/apt), so the host's apt setup is not changed; apt checks the
-# files against the signed Sources index. XEN_VERSION (default 4.17.5+72-g01140da4e8-1)
-# is the bookworm version whose source the mirror serves: the newer bookworm-security one
-# (4.17.7+13-g2445b30a44-0+deb12u1) answered 404 here.
+# (deb and deb-src lines in WORKDIR/apt), so the host's apt setup is not changed; apt
+# checks the files against the signed indexes. XEN_VERSION (default
+# 4.17.5+72-g01140da4e8-1) is the bookworm version whose source the mirror serves: the
+# newer bookworm-security one (4.17.7+13-g2445b30a44-0+deb12u1) answered 404 here.
+#
+# The build runs as Debian's build daemons run it: in a clean root (`debootstrap
+# --variant=buildd`, build-essential and nothing else) into which `apt-get build-dep`
+# installs exactly the Build-Depends. What the host happens to have installed cannot
+# leak in (a host build links libxenlight against libnl and libxenguest against libbz2
+# when their -dev packages are there, dependencies Debian's packages do not have), and
+# the host gets no build dependencies. The root is made once and cached under
+# XEN_DEB_CACHE (default ~/.cache/physmap-hooks/xen-deb), keyed by the architecture,
+# mirror and suite, next to the build dependencies' .debs (archives/); each build works on an overlay of it (a copy without overlayfs) in a
+# private mount namespace, so the cache never changes and nothing stays mounted. At the
+# end the script compares every rebuilt package's Depends with those of the archive's
+# package of the same version, and fails if the package set differs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -28,9 +40,9 @@ series=$top/xl-patches/4.17
 log() { echo "== $*"; }
 die() { echo "build-patched-xen-deb: $*" >&2; exit 1; }
 
-[ "$(id -u)" -eq 0 ] || die "run as root (apt-get build-dep, package installs)"
+[ "$(id -u)" -eq 0 ] || die "run as root (debootstrap, chroot, package installs)"
 missing=()
-for p in devscripts quilt dpkg-dev; do
+for p in devscripts quilt dpkg-dev debootstrap; do
     [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] ||
         missing+=("$p")
 done
@@ -46,8 +58,9 @@ mirror=$(apt-get indextargets --format '$(SITE) $(RELEASE) $(COMPONENT)' \
 [ -n "$mirror" ] || die "no '$suite main' in the host's apt sources"
 mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial"
 work=$(cd "$work" && pwd)
-echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $suite main" \
-    >"$work/apt/sources.list"
+for type in deb deb-src; do
+    echo "$type [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $suite main"
+done >"$work/apt/sources.list"
 apt_opts=(-o "Dir::Etc::SourceList=$work/apt/sources.list" -o Dir::Etc::SourceParts=/nonexistent
           -o "Dir::State::Lists=$work/apt/lists" -o "Dir::Cache=$work/apt/cache"
           -o Debug::NoLocking=1 -o APT::Sandbox::User=root -q)
@@ -80,16 +93,84 @@ if [ -n "$prepare_only" ]; then
     exit 0
 fi
 
-# 4. Build dependencies, then the binary packages.
-log "apt-get build-dep ./"
-DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 build-dep -y -q ./
-# -j sets MAKEFLAGS, which debian/rules' $(MAKE) calls (hypervisor, tools, docs) inherit;
-# without it the build is serial. JOBS overrides the default of one job per CPU.
+# 4. The clean build root (cached), as Debian's buildds have it.
+arch=$(dpkg --print-architecture)
+cache=${XEN_DEB_CACHE:-$HOME/.cache/physmap-hooks/xen-deb}
+key=$(printf '%s\n' "debootstrap buildd" "$arch" "$mirror" "$suite" | sha256sum | cut -c1-16)
+root=$cache/root-$key
+if [ ! -e "$root/.complete" ]; then
+    log "debootstrap --variant=buildd $suite from $mirror into $root (once)"
+    rm -rf "$cache"/root-* "$cache"/tmp-* "$cache"/archives
+    mkdir -p "$cache"
+    tmp=$cache/tmp-$key
+    unshare --mount --propagation private -- debootstrap --variant=buildd --arch="$arch" \
+        "$suite" "$tmp" "$mirror" >"$cache/debootstrap.log" 2>&1 ||
+        { tail -n 20 "$cache/debootstrap.log" >&2; die "debootstrap failed; see $cache/debootstrap.log"; }
+    rm -f "$tmp"/var/cache/apt/archives/*.deb
+    touch "$tmp/.complete"
+    mv "$tmp" "$root"
+fi
+# Not trusted blindly: a root without its compiler or apt is made again next time.
+for f in usr/bin/gcc usr/bin/dpkg-buildpackage usr/bin/apt-get; do
+    [ -x "$root/$f" ] || { rm -f "$root/.complete"; die "$root lacks /$f; run again to remake it"; }
+done
+
+# 5. Inside an overlay of the root: apt-get build-dep (the only step that needs the
+#    network), then dpkg-buildpackage -b. WORKDIR is /build there, so the .debs land in
+#    WORKDIR. -j sets MAKEFLAGS, which debian/rules' $(MAKE) calls (hypervisor, tools,
+#    docs) inherit; without it the build is serial. JOBS overrides one job per CPU.
 jobs=${JOBS:-$(nproc)}
-log "dpkg-buildpackage -b -uc -us -j$jobs (log: $work/build.log)"
+tree_name=$(basename "$tree")
+rm -f "$work"/*.deb "$work"/*.buildinfo "$work"/*.changes
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+mkdir -p "$scratch/upper" "$scratch/ovl" "$scratch/merged"
+log "apt-get build-dep and dpkg-buildpackage -b -uc -us -j$jobs in a clean $suite root" \
+    "(log: $work/build.log)"
 start=$SECONDS
-nice -n 15 dpkg-buildpackage -b -uc -us -j"$jobs" >"$work/build.log" 2>&1 ||
-    { tail -n 40 "$work/build.log" >&2; die "dpkg-buildpackage failed; see $work/build.log"; }
-log "built in $((SECONDS - start)) s:"
+unshare --mount --propagation private -- bash -c '
+    set -e
+    root=$1 scratch=$2 work=$3 tree=$4 jobs=$5 cache_archives=$6
+    m=$scratch/merged
+    mount -t overlay overlay -o "lowerdir=$root,upperdir=$scratch/upper,workdir=$scratch/ovl" \
+        "$m" 2>/dev/null || cp -a "$root/." "$m/"
+    mkdir -p "$m/build"
+    mount --bind "$work" "$m/build"
+    mount -t proc proc "$m/proc"
+    mount --rbind /dev "$m/dev"
+    mount -t tmpfs tmpfs "$m/tmp"
+    # The build dependencies downloaded once: apt checks each against the signed index.
+    mkdir -p "$cache_archives/partial"
+    mount --bind "$cache_archives" "$m/var/cache/apt/archives"
+    cp /etc/resolv.conf "$m/etc/resolv.conf"
+    in_root() {
+        chroot "$m" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 HOME=/root \
+            DEBIAN_FRONTEND=noninteractive "$@"
+    }
+    in_root apt-get -q update
+    in_root apt-get -q -y -o APT::Get::Build-Dep-Automatic=true build-dep "/build/$tree"
+    in_root sh -c "cd /build/$tree && nice -n 15 dpkg-buildpackage -b -uc -us -j$jobs"
+' bash "$root" "$scratch" "$work" "$tree_name" "$jobs" "$cache/archives" >"$work/build.log" 2>&1 ||
+    { tail -n 40 "$work/build.log" >&2; die "the build failed; see $work/build.log"; }
+log "built in $((SECONDS - start)) s (build dependencies included):"
 ls -1 "$work"/*.deb
+
+# 6. Each package's Depends against the archive's package of the same version (without
+#    the +physmap1): the same package names, or the build differs from Debian's.
+base_version=${version}
+differ=0
+for deb in "$work"/*.deb; do
+    pkg=$(dpkg-deb -f "$deb" Package)
+    case $pkg in *-dbgsym) continue ;; esac
+    ours=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/^ *//; s/[ (].*//' | sort -u)
+    theirs=$(apt-cache "${apt_opts[@]}" show "$pkg=$base_version" 2>/dev/null |
+        sed -n '0,/^Depends: /s/^Depends: //p' | tr ',' '\n' | sed 's/^ *//; s/[ (].*//' | sort -u)
+    if [ "$ours" != "$theirs" ]; then
+        echo "$pkg: Depends differ from the archive's $pkg $base_version:" >&2
+        diff <(echo "$theirs") <(echo "$ours") >&2 || true
+        differ=1
+    fi
+done
+[ "$differ" -eq 0 ] || die "the rebuilt packages' dependencies differ from Debian's"
+echo "Depends: every package depends on the same packages as the archive's $base_version"
 echo "Install the patched libxenlight with: dpkg -i $work/libxenmisc4.17_*+physmap*.deb"
