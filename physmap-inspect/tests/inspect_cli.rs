@@ -330,15 +330,18 @@ fn convert_between_formats() {
     let dir = TempDir::new();
     let (legacy, kv, back) = (dir.file("in"), dir.file("kv"), dir.file("back"));
     fs::write(&legacy, vram_legacy_64()).unwrap();
-    let out = inspect(&[
-        "convert",
-        "--from",
-        "legacy",
-        "--to",
-        "kv",
-        path(&legacy),
-        path(&kv),
-    ]);
+    let legacy_to_kv = |output: &Path| {
+        inspect(&[
+            "convert",
+            "--from",
+            "legacy",
+            "--to",
+            "kv",
+            path(&legacy),
+            path(output),
+        ])
+    };
+    let out = legacy_to_kv(&kv);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(fs::read(&kv).unwrap(), VRAM_KV);
     let out = inspect(&["convert", "--to", "legacy", path(&kv), path(&back)]);
@@ -346,15 +349,7 @@ fn convert_between_formats() {
     assert_eq!(fs::read(&back).unwrap(), vram_legacy_64());
     // Invalid input is not converted.
     fs::write(&legacy, &vram_legacy_64()[..40]).unwrap();
-    let out = inspect(&[
-        "convert",
-        "--from",
-        "legacy",
-        "--to",
-        "kv",
-        path(&legacy),
-        path(&dir.file("x")),
-    ]);
+    let out = legacy_to_kv(&dir.file("x"));
     assert_eq!(out.status.code(), Some(1));
     assert!(!dir.file("x").exists());
 }
