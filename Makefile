@@ -178,8 +178,10 @@ test-domain-checks: check-xenctrl-linkage $(FAKE_XENCTRL) $(CTEST)/domain_checks
 		--lib --test domain_checks
 	@dir=$$(mktemp -d); trap '$(SANDBOX) stop '"$$dir"' >/dev/null; rm -rf '"$$dir" EXIT; \
 	eval "$$($(SANDBOX) start $$dir)"; \
-	{ LD_PRELOAD=$(abspath $(FAKE_XENCTRL)) $(COUNT) $@ $(CTEST)/domain_checks_test $(DC_LIB) && \
-	LD_PRELOAD=$(abspath $(FAKE_XENCTRL)) $(COUNT) $@ $(VALGRIND) $(CTEST)/domain_checks_test $(DC_LIB); \
+	{ $(COUNT) $@ env LD_PRELOAD=$(abspath $(FAKE_XENCTRL)) \
+		$(CTEST)/domain_checks_test $(DC_LIB) && \
+	$(COUNT) $@ env LD_PRELOAD=$(abspath $(FAKE_XENCTRL)) \
+		$(VALGRIND) $(CTEST)/domain_checks_test $(DC_LIB); \
 	} 2>$$dir/stderr || { cat $$dir/stderr >&2; exit 1; }; \
 	echo "domain_checks_test under valgrind: no errors, no leaks"
 	@$(SUITE_DONE)
