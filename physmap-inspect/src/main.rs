@@ -6,7 +6,7 @@
 //! Exit codes: 0 success, 1 invalid input (or an unreachable xenstore), 2 usage error.
 
 use clap::error::ErrorKind;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use physmap_hooks::error::Reason;
 use physmap_hooks::format::{self, Format};
 use physmap_hooks::hooks::{self, Domain};
@@ -196,10 +196,11 @@ fn usage_error(e: &clap::Error) -> ExitCode {
     let rendered = e.render().to_string();
     let message = one_line(&rendered);
     // The command the user meant, if any, for a hint at its own help.
+    let commands = Cli::command();
     let command = std::env::args()
         .skip(1)
         .find(|a| !a.starts_with('-'))
-        .filter(|a| ["section", "savefile", "convert", "xenstore"].contains(&a.as_str()));
+        .filter(|a| commands.find_subcommand(a).is_some());
     let help = match command {
         Some(c) => format!("{NAME} {c} --help"),
         None => format!("{NAME} --help"),
@@ -508,7 +509,6 @@ fn records_table(section: &Section) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_command_line_definition_is_consistent() {
