@@ -26,11 +26,10 @@ DESTDIR ?=
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 MAJOR := $(firstword $(subst ., ,$(VERSION)))
 
-# Where cargo puts its builds: target/ unless CARGO_TARGET_DIR (or a cargo configuration's
-# build.target-dir) says otherwise; cargo metadata knows. The C tests, the demo and the
-# install take the library and the tool from there. target/ when cargo is not there yet.
-CARGO_TARGET := $(or $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | \
-	sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p'),target)
+# Where cargo puts its builds (scripts/cargo-target-dir.sh: CARGO_TARGET_DIR honoured). The
+# C tests, the demo and the install take the library and the tool from there. target/ when
+# cargo is not there yet.
+CARGO_TARGET := $(or $(shell CARGO="$(CARGO)" scripts/cargo-target-dir.sh 2>/dev/null),target)
 RELEASE := $(CARGO_TARGET)/release
 LIB := $(RELEASE)/libphysmap_hooks.so
 HEADER := include/physmap_hooks.h

@@ -20,8 +20,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 command_line="benches/run.sh${*:+ $*}"
-lib=${1:-$(cargo metadata --format-version 1 --no-deps |
-    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release/libphysmap_hooks.so}
+lib=${1:-$(scripts/cargo-target-dir.sh)/release/libphysmap_hooks.so}
 out=${2:-BENCHMARKS.md}
 sandbox=tests/sandbox/xenstored-sandbox.sh
 bench=target/bench/xenstore_bench

@@ -6,8 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The library and physmap-inspect of one build: `make demo` passes the library from
 # where cargo put it (CARGO_TARGET_DIR honoured); the tool is next to it.
-lib=${1:-$(cargo metadata --format-version 1 --no-deps |
-    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release/libphysmap_hooks.so}
+lib=${1:-$(scripts/cargo-target-dir.sh)/release/libphysmap_hooks.so}
 inspect=$(dirname "$lib")/physmap-inspect
 sandbox=tests/sandbox/xenstored-sandbox.sh
 

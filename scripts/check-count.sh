@@ -7,10 +7,9 @@
 #
 # Counts come from the command's standard output (its stderr passes untouched): cargo's
 # `test result: ... N passed; M failed` lines, and lines ending in `N passed, M failed`
-# (the C test programs, fuzz/run.sh). A
-# command that prints neither is one test: passed if it exits 0. A command that exits
-# non-zero counts at least one failure, whatever it printed. The exit status is the
-# command's. Without CHECK_RESULTS (a test target run on its own), it only runs COMMAND.
+# (the C test programs, fuzz/run.sh). A command that prints neither is one test: passed if
+# it exits 0. A command that exits non-zero counts at least one failure, whatever it
+# printed. The exit status is the command's. Without CHECK_RESULTS (a test target run on its own), it only runs COMMAND.
 set -uo pipefail
 
 [ $# -ge 2 ] || { echo "usage: $0 SUITE COMMAND [ARGS...]" >&2; exit 2; }
