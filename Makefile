@@ -50,7 +50,7 @@ REALNAME := $(LIBNAME).$(VERSION)
 
 .PHONY: all build bootstrap header check-header check-symbols check lint \
 	test-rust test-c test-loader test-install fuzz bench demo install uninstall \
-	check-patches e2e build-domain-checks lint-domain-checks check-xenctrl-linkage \
+	check-patches e2e e2e-fleet build-domain-checks lint-domain-checks check-xenctrl-linkage \
 	test-domain-checks test-valgrind-concurrency test-demo test-target-dir deb test-deb \
 	check-deb
 
@@ -433,6 +433,14 @@ test-demo: build
 E2E_DAEMONS ?= oxenstored xenstored
 e2e: bootstrap deb
 	e2e/run.sh $(E2E_DAEMONS)
+
+## Migration between hosts: three Xen hosts in QEMU (two Debian 12 hosts, patched or
+## stock, and a stock Debian 13 host) joined by links with no host network interface;
+## `xl migrate` over ssh between them, once per daemon layout (E2E_FLEET_BOOTS="1 2").
+## Results: target/e2e/fleet/. `make -o deb e2e-fleet` uses the packages already built.
+E2E_FLEET_BOOTS ?= 1 2
+e2e-fleet: bootstrap deb
+	e2e/run-fleet.sh $(E2E_FLEET_BOOTS)
 
 ## make demo with cargo's builds elsewhere (CARGO_TARGET_DIR, as many Rust users set it):
 ## the Makefile and the scripts take the library and the tool from there.

@@ -50,3 +50,30 @@ e2e_install() {
     DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install \
         -y -q --no-install-recommends "${missing[@]}" >&2
 }
+
+# Packs a dom0 tree as an uncompressed newc cpio (cached next to it, remade
+# when the tree is newer) and prints its path.  Kernel modules other than
+# Xen's and e1000's (the two-host test's link), documentation and apt's
+# caches are left out.  The kernel's unpacker makes no missing parent
+# directory, so the kept modules' directories are listed too.
+e2e_pack_tree() {
+    local tree=$1 base=$1.cpio
+    if [ -f "$base" ] && [ "$base" -nt "$tree/.e2e-stamp" ]; then
+        printf '%s\n' "$base"; return 0
+    fi
+    log "packing $(basename "$tree")"
+    (cd "$tree" && {
+        find . \( -path ./boot -o -path ./usr/share/doc -o -path ./usr/share/man \
+            -o -path ./usr/share/locale -o -path ./usr/share/info -o -path ./var/cache/apt \
+            -o -path ./var/lib/apt/lists -o -path './usr/lib/modules/*/kernel' \) -prune \
+            -o ! -name .e2e-stamp ! -name .e2e-packages -print
+        local m
+        for m in ./usr/lib/modules/*/kernel; do
+            printf '%s\n' "$m" "$m/drivers" "$m/drivers/net" "$m/drivers/net/ethernet" \
+                "$m/drivers/net/ethernet/intel"
+            find "$m/drivers/xen" "$m/drivers/net/ethernet/intel/e1000" -print
+        done
+    } | LC_ALL=C sort -u | cpio -o -H newc --quiet) >"$base.tmp" || die "packing $tree failed"
+    mv "$base.tmp" "$base"
+    printf '%s\n' "$base"
+}

@@ -12,6 +12,7 @@
 # patched libxl are cached (e2e/common.sh: E2E_CACHE), keyed by their inputs.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/stage.sh"
 cd "$E2E_ROOT"
 
 daemons=("$@")
@@ -37,78 +38,17 @@ rm -f "$E2E_OUT"/serial-*.log "$E2E_OUT"/results.txt
 tree=$(e2e/build-dom0.sh)
 libxl=$(e2e/build-libxl.sh)
 
-# The library and physmap-inspect as Debian packages (make deb; the Makefile's
-# e2e target builds them first): dom0's /init installs them with dpkg -i, so
-# they land where the distribution puts them.
+# dom0's overlay (e2e/stage.sh): the project's packages, the patched
+# libxenlight (checked against Debian's) and the scenarios with their fixtures.
 stage=$E2E_OUT/overlay
 rm -rf "$stage"
-version=$(sed -n 's/^physmap-hooks (\([^)]*\)).*/\1/p' debian/changelog | head -n 1)
-install -d "$stage/e2e/debs"
-for p in libphysmap-hooks1 physmap-inspect; do
-    deb=target/debian/${p}_${version}_amd64.deb
-    [ -f "$deb" ] || die "$deb is missing: run make deb (make e2e does)"
-    [ "$deb" -nt debian/changelog ] || die "$deb is older than debian/changelog: run make deb"
-    install -m 0644 "$deb" "$stage/e2e/debs/"
-done
+e2e_stage_debs "$stage"
+e2e_stage_libxl "$stage" "$tree" "$libxl"
+e2e_stage_fixtures "$stage"
 
-# libxenlight: the patched one where Debian's was, stripped as dh_strip
-# strips Debian's; Debian's own kept aside for the scenarios that compare
-# with stock libxl.
-stock_libxl=$tree/usr/lib/x86_64-linux-gnu/libxenlight.so.4.17.0
-patched_libxl=$stage/usr/lib/x86_64-linux-gnu/libxenlight.so.4.17.0
-install -d "$(dirname "$patched_libxl")"
-strip --strip-unneeded -o "$patched_libxl" "$libxl/libxenlight.so.4.17.0"
-chmod 0644 "$patched_libxl"
-install -D -m 0644 "$stock_libxl" "$stage/opt/e2e/stock/libxenlight.so.4.17"
-
-# The patched libxenlight must be a drop-in for Debian's: the same libraries...
-needed() { readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' '; }
-[ "$(needed "$patched_libxl")" = "$(needed "$stock_libxl")" ] ||
-    die "the patched libxenlight links other libraries than Debian's:
-  patched: $(needed "$patched_libxl")
-  Debian:  $(needed "$stock_libxl")"
-# ... and configured with Debian's paths: every absolute path compiled into
-# it is one Debian's has, and the only new one is the plugin's default.
-paths() { strings -a "$1" | grep -E '^/[a-z]' | LC_ALL=C sort -u; }
-new_paths=$(LC_ALL=C comm -13 <(paths "$stock_libxl") <(paths "$patched_libxl"))
-lost_paths=$(LC_ALL=C comm -23 <(paths "$stock_libxl") <(paths "$patched_libxl"))
-[ "$new_paths" = /usr/lib/x86_64-linux-gnu/libphysmap_hooks.so.1 ] && [ -z "$lost_paths" ] ||
-    die "the patched libxenlight's compiled-in paths differ from Debian's:
-  only in the patched one: ${new_paths:-none}
-  only in Debian's: ${lost_paths:-none}"
-
-# The scenarios, the guest's firmware and the two test plugins they use.
-install -D -m 0755 e2e/dom0/init "$stage/init"
-install -d "$stage/e2e"
-install -m 0755 e2e/dom0/scenarios.sh e2e/dom0/qemu-wrapper \
-    e2e/dom0/emulator-record.py "$stage/e2e/"
-install -m 0644 e2e/dom0/guest.cfg "$stage/e2e/"
-cflags=(-Wall -Wextra -Werror -std=gnu11 -O2 -shared -fPIC)
-gcc "${cflags[@]}" -o "$stage/e2e/timing-plugin.so" e2e/timing-plugin.c -ldl
-gcc "${cflags[@]}" -DBROKEN_ABI -o "$stage/e2e/broken-abi.so" tests/c/broken_plugin.c
-chmod 0644 "$stage/e2e/"*.so
-gcc -c -o "$E2E_OUT/halt-bios.o" e2e/dom0/halt-bios.S
-objcopy -O binary -j .text "$E2E_OUT/halt-bios.o" "$stage/e2e/halt-bios.bin"
-[ "$(stat -c %s "$stage/e2e/halt-bios.bin")" = 65536 ] || die "halt-bios.bin is not 64 KiB"
-
-# dom0's initramfs: the tree (cached as one cpio per tree), then the overlay;
-# the kernel unpacks both, later files replacing earlier ones.  Kernel
-# modules other than Xen's, documentation and apt's caches are left out.
-base=${tree}.cpio
-if [ ! -f "$base" ] || [ "$base" -ot "$tree/.e2e-stamp" ]; then
-    log "packing dom0's tree"
-    (cd "$tree" && find . \( -path ./boot -o -path ./usr/share/doc -o -path ./usr/share/man \
-        -o -path ./usr/share/locale -o -path ./usr/share/info -o -path ./var/cache/apt \
-        -o -path ./var/lib/apt/lists \
-        -o \( -path './usr/lib/modules/*/kernel/*' ! -path './usr/lib/modules/*/kernel/drivers' \
-              ! -path './usr/lib/modules/*/kernel/drivers/*' \) \
-        -o \( -path './usr/lib/modules/*/kernel/drivers/*' \
-              ! -path './usr/lib/modules/*/kernel/drivers/xen' \
-              ! -path './usr/lib/modules/*/kernel/drivers/xen/*' \) \) -prune \
-        -o ! -name .e2e-stamp ! -name .e2e-packages -print |
-        LC_ALL=C sort | cpio -o -H newc --quiet) >"$base.tmp"
-    mv "$base.tmp" "$base"
-fi
+# dom0's initramfs: the tree (cached as one cpio per tree, e2e_pack_tree),
+# then the overlay; the kernel unpacks both, later files replacing earlier ones.
+base=$(e2e_pack_tree "$tree")
 for old in "$E2E_CACHE"/dom0-*.cpio; do     # packs of trees no longer cached
     if [ -f "$old" ] && [ ! -d "${old%.cpio}" ]; then rm -f "$old"; fi
 done

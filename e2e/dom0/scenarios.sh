@@ -12,102 +12,9 @@
 # which loads the library from its default path, where `make install` put it.
 set -u
 DAEMON=$1
-LIB=/usr/lib/x86_64-linux-gnu/libphysmap_hooks.so.1
-STOCK=/opt/e2e/stock
-DM=/local/domain/0/device-model
-W=/tmp/e2e
-mkdir -p "$W"
-unset LIBXL_PHYSMAP_PLUGIN
+. /e2e/lib.sh
 
-# ---- helpers ---------------------------------------------------------------
-
-EVIDENCE=
-# fail MESSAGE [LOG...]: the scenario's evidence is MESSAGE; the logs are
-# printed after the result line.  Returns 1, for `|| return`.
-fail() {
-    EVIDENCE=$1
-    shift
-    FAIL_LOGS=("$@")
-    return 1
-}
-
-scenario() {   # N TITLE FUNCTION
-    EVIDENCE= FAIL_LOGS=()
-    local status=PASS
-    "$3" || status=FAIL
-    echo "E2E-RESULT|$DAEMON|$1|$2|$status|$EVIDENCE"
-    RESULT=$status
-    if [ $status = FAIL ]; then
-        local f
-        for f in "${FAIL_LOGS[@]}"; do
-            [ -f "$f" ] || continue
-            echo "  | ---- $f"
-            tail -n 60 "$f" | sed 's/^/  | /'
-        done
-        echo "  | ---- xl list"
-        xl list 2>&1 | sed 's/^/  | /'
-    fi
-    [ "$1" = 0 ] || settle
-}
-
-# run NAME CMD...: runs CMD (an xl command, with up to 10 minutes), its
-# output in $W/NAME.log; sets RC and SECS.
-run() {
-    local name=$1
-    shift
-    local t0 t1
-    t0=$(date +%s.%N)
-    timeout 600 "$@" >"$W/$name.log" 2>&1
-    RC=$?
-    t1=$(date +%s.%N)
-    SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
-    LOG=$W/$name.log
-    trace "$name: exit $RC after $SECS s"
-}
-
-domid_of() { xl domid "$1" 2>/dev/null; }
-
-# A line in the serial log: what just happened and which domains exist
-# (name:id:state), so that a failure can be followed step by step.
-trace() {
-    echo "E2E-TRACE|$DAEMON|$*|$(xl list 2>/dev/null | awk 'NR > 2 { printf "%s:%s:%s ", $1, $2, $5 }')"
-}
-
-# The domain is there, neither paused, shut down, crashed nor dying, and its
-# device model is running.
-running() {
-    local id=$1 state
-    state=$(xl list "$id" 2>/dev/null | awk 'NR == 2 { print $5 }')
-    [ -n "$state" ] || return 1
-    case $state in *p* | *s* | *c* | *d*) return 1 ;; esac
-    pgrep -f -- "-xen-domid $id( |$)" >/dev/null
-}
-
-# The physmap nodes of a domain with their permissions, the domain id
-# replaced by D, sorted (the daemons list children in different orders).
-listing() {
-    xenstore-ls -f -p "$DM/$1/physmap" 2>/dev/null | normalize "$1"
-}
-normalize() { sed -E "s#/device-model/$1/#/device-model/D/#; s/\\br$1\\b/rD/g" | sort; }
-
-# As QEMU does (xen-hvm.c, XEN_COMPAT_PHYSMAP): PRIx64 values, one node each.
-write_record() {   # DOMID PHYS_OFFSET START SIZE [NAME]
-    local p=$DM/$1/physmap/$2
-    xenstore-write "$p/start_addr" "$3" "$p/size" "$4" || return 1
-    [ $# -lt 5 ] || xenstore-write "$p/name" "$5"
-}
-
-# The section (EMULATOR_XENSTORE_DATA data) of a savefile, to a file.
-section_of() { /e2e/emulator-record.py data "$1" "$2" >/dev/null; }
-
-records_in() {   # SAVEFILE -> "N records, emulator id I"
-    physmap-inspect savefile --json "$1" | python3 -c '
-import json, sys
-emulators = json.load(sys.stdin)["emulator_xenstore_data"]
-records = sum(len(e["records"]) for e in emulators)
-ids = ",".join(str(e["emulator_id"]) for e in emulators)
-print("%d records, emulator id %s" % (records, ids))'
-}
+# ---- helpers (and /e2e/lib.sh) --------------------------------------------
 
 # Restores SAVEFILE as domain "e2e" with the patched libxl; checks that the
 # records reached xenstore before QEMU started and are there afterwards,
@@ -137,17 +44,6 @@ arrived_as_saved() {   # NAME ID EXPECTED
             "$W/$name.after" "$expected" || return 1
     running "$id" || fail "$name: domain $id is not running" "$LOG" || return 1
 }
-
-# The library's own log lines, and libxl's line for loading it.
-expect_lines() {   # LOG PATTERN...
-    local log=$1 p
-    shift
-    for p in "$@"; do
-        grep -qE -- "$p" "$log" || fail "no line matching '$p' in $(basename "$log")" "$log" ||
-            return 1
-    done
-}
-LOADED="loaded physmap plugin $LIB"
 
 # A new guest "e2e" with the two named records that the scenarios carry
 # (its domain id in A).

@@ -1,0 +1,68 @@
+# What goes into dom0's overlay, for e2e/run.sh (one host) and
+# e2e/run-fleet.sh (two-host test).  Sourced after common.sh, from the
+# top of the tree; each function fills the overlay directory STAGE.
+
+# The library and physmap-inspect as Debian packages (make deb; the
+# Makefile's e2e targets build them first), in STAGE/e2e/debs: dom0 installs
+# them with dpkg -i, so they land where the distribution puts them.
+e2e_stage_debs() {   # STAGE
+    local stage=$1 version p deb
+    version=$(sed -n 's/^physmap-hooks (\([^)]*\)).*/\1/p' debian/changelog | head -n 1)
+    install -d "$stage/e2e/debs"
+    for p in libphysmap-hooks1 physmap-inspect; do
+        deb=target/debian/${p}_${version}_amd64.deb
+        [ -f "$deb" ] || die "$deb is missing: run make deb (make e2e does)"
+        [ "$deb" -nt debian/changelog ] || die "$deb is older than debian/changelog: run make deb"
+        install -m 0644 "$deb" "$stage/e2e/debs/"
+    done
+}
+
+# libxenlight (Debian 12 hosts): the patched one where Debian's was,
+# stripped as dh_strip strips Debian's, and a copy in /opt/e2e/patched;
+# Debian's own kept aside in /opt/e2e/stock for the scenarios that compare
+# with stock libxl or make a host stock (hostctl become).
+e2e_stage_libxl() {   # STAGE TREE LIBXL_DIR
+    local stage=$1 tree=$2 libxl=$3
+    local stock_libxl=$tree/usr/lib/x86_64-linux-gnu/libxenlight.so.4.17.0
+    local patched_libxl=$stage/usr/lib/x86_64-linux-gnu/libxenlight.so.4.17.0
+    install -d "$(dirname "$patched_libxl")"
+    strip --strip-unneeded -o "$patched_libxl" "$libxl/libxenlight.so.4.17.0"
+    chmod 0644 "$patched_libxl"
+    install -D -m 0644 "$patched_libxl" "$stage/opt/e2e/patched/libxenlight.so.4.17.0"
+    install -D -m 0644 "$stock_libxl" "$stage/opt/e2e/stock/libxenlight.so.4.17"
+
+    # The patched libxenlight must be a drop-in for Debian's: the same libraries...
+    needed() { readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' '; }
+    [ "$(needed "$patched_libxl")" = "$(needed "$stock_libxl")" ] ||
+        die "the patched libxenlight links other libraries than Debian's:
+  patched: $(needed "$patched_libxl")
+  Debian:  $(needed "$stock_libxl")"
+    # ... and configured with Debian's paths: every absolute path compiled into
+    # it is one Debian's has, and the only new one is the plugin's default.
+    paths() { strings -a "$1" | grep -E '^/[a-z]' | LC_ALL=C sort -u; }
+    local new_paths lost_paths
+    new_paths=$(LC_ALL=C comm -13 <(paths "$stock_libxl") <(paths "$patched_libxl"))
+    lost_paths=$(LC_ALL=C comm -23 <(paths "$stock_libxl") <(paths "$patched_libxl"))
+    [ "$new_paths" = /usr/lib/x86_64-linux-gnu/libphysmap_hooks.so.1 ] && [ -z "$lost_paths" ] ||
+        die "the patched libxenlight's compiled-in paths differ from Debian's:
+  only in the patched one: ${new_paths:-none}
+  only in Debian's: ${lost_paths:-none}"
+}
+
+# The scenarios, dom0's /init, the guest's firmware and the test plugins.
+e2e_stage_fixtures() {   # STAGE
+    local stage=$1
+    install -D -m 0755 e2e/dom0/init "$stage/init"
+    install -d "$stage/e2e"
+    install -m 0755 e2e/dom0/scenarios.sh e2e/dom0/fleet.sh e2e/dom0/hostctl \
+        e2e/dom0/fleet-host-setup e2e/dom0/qemu-wrapper e2e/dom0/emulator-record.py "$stage/e2e/"
+    install -m 0644 e2e/dom0/lib.sh e2e/dom0/guest.cfg "$stage/e2e/"
+    local cflags=(-Wall -Wextra -Werror -std=gnu11 -O2 -shared -fPIC)
+    gcc "${cflags[@]}" -o "$stage/e2e/timing-plugin.so" e2e/timing-plugin.c -ldl
+    gcc "${cflags[@]}" -DBROKEN_ABI -o "$stage/e2e/broken-abi.so" tests/c/broken_plugin.c
+    chmod 0644 "$stage/e2e/"*.so
+    gcc -c -o "$stage.halt-bios.o" e2e/dom0/halt-bios.S
+    objcopy -O binary -j .text "$stage.halt-bios.o" "$stage/e2e/halt-bios.bin"
+    rm -f "$stage.halt-bios.o"
+    [ "$(stat -c %s "$stage/e2e/halt-bios.bin")" = 65536 ] || die "halt-bios.bin is not 64 KiB"
+}
