@@ -103,7 +103,7 @@ lint:
 DAEMONS := xenstored oxenstored
 XENSTORE_TESTS := -p physmap-hooks --test xenstore_hooks --test reliability \
 	--test sandbox_selftest
-INSPECT_TESTS := -p physmap-inspect --test inspect_cli
+INSPECT_TESTS := -p physmap-inspect --test inspect_cli --test host_cli
 
 test-rust:
 	XENSTORE_DAEMON=$(firstword $(DAEMONS)) $(COUNT) $@ $(CARGO) test --locked --workspace

@@ -19,6 +19,8 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::process::ExitCode;
 
+mod host;
+
 const NAME: &str = "physmap-inspect";
 
 /// Show, validate and convert QEMU's Xen physmap records: raw sections, `xl save` files and
@@ -106,6 +108,25 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Tell whether this host's toolstack would run the library, and why
+    #[command(
+        long_about = "Answers, without a guest and without running xl, whether libxl on this host would load\n\
+                      the library: which libxenlight xl loads (found as the dynamic linker finds it) and its\n\
+                      version; whether it carries the physmap loader of xl-patches/ and its default plugin path;\n\
+                      the plugin path libxl would use (LIBXL_PHYSMAP_PLUGIN, else that default) put through\n\
+                      libxl's own checks, and its version against this tool's; which xenstore daemon answers.\n\
+                      Run it as the user that runs xl (root), in xl's environment.\n\
+                      Exit status: 0 the library would run, 1 it would not, 2 usage or the tool's own error.",
+        after_help = "Exit status: 0 the library would run, 1 it would not, 2 usage or the tool's own error."
+    )]
+    Host {
+        /// Inspect this libxenlight instead of the one xl loads
+        #[arg(long, value_name = "PATH")]
+        libxenlight: Option<String>,
+        /// Print one JSON object instead of text
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// A section format to read: `auto` detects it.
@@ -175,6 +196,7 @@ fn main() -> ExitCode {
             dm_domid,
             json,
         } => xenstore(Domain { domid, dm_domid }, json),
+        Command::Host { libxenlight, json } => return host::run(libxenlight.as_deref(), json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
