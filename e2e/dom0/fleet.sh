@@ -169,7 +169,7 @@ s0() {
     echo "$json" | grep -qE '"uses_library": ?false' && [ "$rc" = 1 ] ||
         fail "physmap-inspect host on hostc (stock Debian 13): exit $rc, $json" || return 1
     kinds $A=patched $B=stock && kinds $B=patched || return 1
-    EVIDENCE="${evidence# }; physmap-inspect host: hosta/hostb patched yes (exit 0), hostb stock no (exit 1), hostc no (exit 1: $(echo "$json" | grep -oE '"reasons": ?\[ *"[^"]*' | sed 's/.*"//'))"
+    EVIDENCE="${evidence# } physmap-inspect host: hosta/hostb patched yes (exit 0), hostb stock no (exit 1), hostc no (exit 1: $(echo "$json" | grep -oE '"reasons": ?\[ *"[^"]*' | sed 's/.*"//'))"
 }
 
 # ---- 1-3: Debian 12 to Debian 12, patched and stock ---------------------------
