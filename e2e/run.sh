@@ -20,7 +20,7 @@ for d in "${daemons[@]}"; do
     case $d in oxenstored | xenstored) ;; *) die "unknown daemon '$d'" ;; esac
 done
 # Scenarios every boot must report (e2e/dom0/scenarios.sh).
-scenarios=(0 1 2 3 4 5 6 7 8)
+scenarios=(0 1 2 3 4 5 6 7 8 9)
 BOOT_TIMEOUT=${PHYSMAP_E2E_BOOT_TIMEOUT:-1500}   # seconds per boot, generous for TCG
 
 [ "$(id -u)" -eq 0 ] || die "make e2e needs root (debootstrap, chroot, apt-get)"
@@ -87,9 +87,11 @@ cflags=(-Wall -Wextra -Werror -std=gnu11 -O2 -shared -fPIC)
 gcc "${cflags[@]}" -o "$stage/e2e/timing-plugin.so" e2e/timing-plugin.c -ldl
 gcc "${cflags[@]}" -DBROKEN_ABI -o "$stage/e2e/broken-abi.so" tests/c/broken_plugin.c
 chmod 0644 "$stage/e2e/"*.so
-gcc -c -o "$E2E_OUT/halt-bios.o" e2e/dom0/halt-bios.S
-objcopy -O binary -j .text "$E2E_OUT/halt-bios.o" "$stage/e2e/halt-bios.bin"
-[ "$(stat -c %s "$stage/e2e/halt-bios.bin")" = 65536 ] || die "halt-bios.bin is not 64 KiB"
+for bios in halt-bios soft-reset-bios; do
+    gcc -c -o "$E2E_OUT/$bios.o" "e2e/dom0/$bios.S"
+    objcopy -O binary -j .text "$E2E_OUT/$bios.o" "$stage/e2e/$bios.bin"
+    [ "$(stat -c %s "$stage/e2e/$bios.bin")" = 65536 ] || die "$bios.bin is not 64 KiB"
+done
 
 # dom0's initramfs: the tree (cached as one cpio per tree), then the overlay;
 # the kernel unpacks both, later files replacing earlier ones.  Kernel
