@@ -68,11 +68,13 @@ needed() { readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr 
   patched: $(needed "$patched_libxl")
   Debian:  $(needed "$stock_libxl")"
 # ... and configured with Debian's paths: every absolute path compiled into
-# it is one Debian's has, and the only new one is the plugin's default.
+# it is one Debian's has, and the only new ones are the plugin's default and
+# the /proc/self/fd/N through which libxl loads the file it has checked.
 paths() { strings -a "$1" | grep -E '^/[a-z]' | LC_ALL=C sort -u; }
 new_paths=$(LC_ALL=C comm -13 <(paths "$stock_libxl") <(paths "$patched_libxl"))
 lost_paths=$(LC_ALL=C comm -23 <(paths "$stock_libxl") <(paths "$patched_libxl"))
-[ "$new_paths" = /usr/lib/x86_64-linux-gnu/libphysmap_hooks.so.1 ] && [ -z "$lost_paths" ] ||
+expected_new=$(printf '%s\n' /proc/self/fd/%d /usr/lib/x86_64-linux-gnu/libphysmap_hooks.so.1)
+[ "$new_paths" = "$expected_new" ] && [ -z "$lost_paths" ] ||
     die "the patched libxenlight's compiled-in paths differ from Debian's:
   only in the patched one: ${new_paths:-none}
   only in Debian's: ${lost_paths:-none}"
