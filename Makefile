@@ -318,7 +318,7 @@ hook-timing: build $(CTEST)/hook_timing
 ## the series apply cleanly to that tree? (git apply --check; nothing is built.) The series
 ## defaults to the one xl-patches/README.md names for the tree's Xen version (4.17 for
 ## 4.17 and 4.18, 4.20 for 4.19 to 4.22, master otherwise); 4.17/configure/ is included
-## when the tree has a tools/configure.
+## for a 4.17 tree that has a tools/configure (it does not apply to 4.18's).
 XEN_SUBVERSION_OF_SRC = $(shell sed -n 's/^export XEN_SUBVERSION *= *\([0-9]*\).*/\1/p' \
 	$(XEN_SRC)/xen/Makefile 2>/dev/null)
 XEN_SERIES ?= $(strip $(or $(if $(filter 17 18,$(XEN_SUBVERSION_OF_SRC)),4.17), \
@@ -332,7 +332,7 @@ check-patches:
 	cd $(XEN_SRC) && GIT_CEILING_DIRECTORIES="$$(dirname "$$PWD")" \
 		git apply --check -v $(abspath $(filter-out %/0000-cover-letter.patch, \
 			$(wildcard xl-patches/$(XEN_SERIES)/*.patch))) \
-		$(if $(wildcard $(XEN_SRC)/tools/configure),$(abspath $(wildcard \
+		$(if $(and $(wildcard $(XEN_SRC)/tools/configure),$(filter 17,$(XEN_SUBVERSION_OF_SRC))),$(abspath $(wildcard \
 			xl-patches/$(XEN_SERIES)/configure/*.patch)))
 
 ## Installs into a temporary DESTDIR, builds a C program with pkg-config against it,
