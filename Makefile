@@ -189,9 +189,10 @@ test-domain-checks: check-xenctrl-linkage $(FAKE_XENCTRL) $(CTEST)/domain_checks
 ## built library and deliberately broken ones (plain, then setgid); the test's copy must
 ## be the patches' code verbatim; the ABI declarations they repeat must match the header
 ## (and altered copies must fail that check); every patch file must parse.
-XL_SERIES := 4.17 master
-XL_PATCHES = $(sort $(wildcard $(foreach s,$(XL_SERIES),xl-patches/$(s)/*.patch \
-	xl-patches/$(s)/*/*.patch)))
+XL_SERIES := 4.17 4.20 master
+## (0000-cover-letter.patch is a mail, not a patch: it must name the series' patches.)
+XL_PATCHES = $(filter-out %/0000-cover-letter.patch,$(sort $(wildcard \
+	$(foreach s,$(XL_SERIES),xl-patches/$(s)/*.patch xl-patches/$(s)/*/*.patch))))
 PLUGINS := $(CTEST)/plugins
 
 $(CTEST)/broken_abi.so: tests/c/broken_plugin.c
@@ -214,6 +215,11 @@ $(CTEST)/plugin_loader_test: tests/c/plugin_loader_test.c
 ## libxl__physmap_plugin_restore().
 LOADER_COPY = awk '/^.define PHYSMAP_ABI_VERSION 1$$/ {p=1} p {print} \
 	p && /^int libxl__physmap_plugin_restore/ {u=1} u && /^}/ {exit}'
+## The Linux functions the plugin code calls (patch 0001's part of libxl_linux.c).
+LINUX_COPY = awk '/^const char .libxl__secure_getenv.*[^;]$$/ {p=1} p {print} \
+	p && /^void .libxl__dlopen_fd.*[^;]$$/ {u=1} u && /^}/ {exit}'
+LINUX_PART = awk '/^diff --git / {f = ($$3 == "a/tools/libs/light/libxl_linux.c")} \
+	f && /^\+/ {print substr($$0, 2)}'
 ## The ABI declarations of patch 0001, renamed so that they can sit next to the header.
 ABI_COPY = awk '/^.define PHYSMAP_ABI_VERSION 1$$/ {p=1} p {print} \
 	p && /^typedef const char .physmap_strerror_fn/ {exit}' | \
@@ -254,19 +260,24 @@ test-loader: build $(CTEST)/plugin_loader_test $(PLUGINS)
 		rc=$$?; rm -f $(CTEST)/plugin_loader_test.setgid; exit $$rc; \
 	else echo "SKIP secure: only root can make a setgid copy here"; fi
 	@$(LOADER_COPY) tests/c/plugin_loader_test.c >$(CTEST)/loader.test.c
-	@test -s $(CTEST)/loader.test.c
+	@$(LINUX_COPY) tests/c/plugin_loader_test.c >$(CTEST)/linux.test.c
+	@test -s $(CTEST)/loader.test.c && test -s $(CTEST)/linux.test.c
 	@for s in $(XL_SERIES); do \
 		sed -n 's/^+//p' xl-patches/$$s/0001-*.patch | $(LOADER_COPY) \
 			>$(CTEST)/loader.$$s.c && \
-		diff -u $(CTEST)/loader.$$s.c $(CTEST)/loader.test.c || exit 1; \
-	done; echo "loader: the test runs the plugin code of both patch series verbatim"
+		diff -u $(CTEST)/loader.$$s.c $(CTEST)/loader.test.c && \
+		$(LINUX_PART) xl-patches/$$s/0001-*.patch | $(LINUX_COPY) \
+			>$(CTEST)/linux.$$s.c && \
+		diff -u $(CTEST)/linux.$$s.c $(CTEST)/linux.test.c || exit 1; \
+	done; echo "loader: the test runs the plugin code (libxl_physmap_plugin.c and" \
+		"libxl_linux.c) of the series $(XL_SERIES) verbatim"
 	@for s in $(XL_SERIES); do \
 		sed -n 's/^+//p' xl-patches/$$s/0001-*.patch | $(ABI_COPY) >$(CTEST)/abi_copy.$$s.h && \
 		test "$$(grep -c '^typedef' $(CTEST)/abi_copy.$$s.h)" = 5 && \
 		$(CC) $(TEST_CFLAGS) -fsyntax-only -DABI_COPY='"$(abspath $(CTEST))/abi_copy.'$$s'.h"' \
 			tests/c/abi_copy_test.c || \
 			{ echo "abi: the declarations in xl-patches/$$s/0001 differ from $(HEADER)" >&2; exit 1; }; \
-	done; echo "abi: the ABI copy in both patch series matches $(HEADER)"
+	done; echo "abi: the ABI copy in the series $(XL_SERIES) matches $(HEADER)"
 	@n=0; for m in $(ABI_MUTATIONS); do \
 		sed -e "$$m" $(CTEST)/abi_copy.master.h >$(CTEST)/abi_copy.mutant.h; \
 		if cmp -s $(CTEST)/abi_copy.master.h $(CTEST)/abi_copy.mutant.h; then \
@@ -280,6 +291,15 @@ test-loader: build $(CTEST)/plugin_loader_test $(PLUGINS)
 		git apply --stat $$p >/dev/null && test -n "$$(git apply --numstat $$p)" \
 			|| { echo "bad patch: $$p" >&2; exit 1; }; \
 	done; echo "patches: all $(words $(XL_PATCHES)) files in xl-patches/ parse"
+	@cover=xl-patches/master/0000-cover-letter.patch; n=0; \
+	for p in $(filter-out %/0000-cover-letter.patch,$(wildcard xl-patches/master/*.patch)); do \
+		n=$$((n+1)); \
+		subject=$$(sed -n 's/^Subject: \[PATCH v[0-9]* [0-9]*\/[0-9]*\] //p' $$p); \
+		[ -n "$$subject" ] && grep -qF "$$subject" $$cover || \
+			{ echo "$$cover does not name $$p ('$$subject')" >&2; exit 1; }; \
+	done; grep -q "^Subject: \[PATCH v[0-9]* 0/$$n\]" $$cover || \
+		{ echo "$$cover: no subject [PATCH vN 0/$$n]" >&2; exit 1; }; \
+	echo "patches: the cover letter is [PATCH vN 0/$$n] and names the $$n patches of master/"
 	@$(SUITE_DONE)
 
 ## How long the hooks take (and so hold libxl's ctx lock) on a sandboxed real xenstored,
@@ -294,21 +314,25 @@ hook-timing: build $(CTEST)/hook_timing
 	eval "$$($(SANDBOX) start $$dir)"; \
 	$(CTEST)/hook_timing $(abspath $(LIB)) $(HOOK_TIMING_ITERATIONS)
 
-## make check-patches XEN_SRC=<xen tree> [XEN_SERIES=4.17|master]: does each patch of the
-## series apply cleanly to that tree? (git apply --check; nothing is built.) The series
-## defaults to 4.17 for a Xen 4.17 tree, master otherwise; 4.17/configure/ is included
-## when the tree has a tools/configure.
-XEN_SERIES ?= $(if $(shell grep -qs '^export XEN_SUBVERSION *= *17$$' \
-	$(XEN_SRC)/xen/Makefile && echo y),4.17,master)
+## make check-patches XEN_SRC=<xen tree> [XEN_SERIES=4.17|4.20|master]: does each patch of
+## the series apply cleanly to that tree? (git apply --check; nothing is built.) The series
+## defaults to the one xl-patches/README.md names for the tree's Xen version (4.17 for
+## 4.17 and 4.18, 4.20 for 4.19 to 4.22, master otherwise); 4.17/configure/ is included
+## for a 4.17 tree that has a tools/configure (it does not apply to 4.18's).
+XEN_SUBVERSION_OF_SRC = $(shell sed -n 's/^export XEN_SUBVERSION *= *\([0-9]*\).*/\1/p' \
+	$(XEN_SRC)/xen/Makefile 2>/dev/null)
+XEN_SERIES ?= $(strip $(or $(if $(filter 17 18,$(XEN_SUBVERSION_OF_SRC)),4.17), \
+	$(if $(filter 19 20 21 22,$(XEN_SUBVERSION_OF_SRC)),4.20),master))
 check-patches:
-	@test -n "$(XEN_SRC)" || { echo "usage: make check-patches XEN_SRC=<xen tree> [XEN_SERIES=4.17|master]" >&2; exit 2; }
+	@test -n "$(XEN_SRC)" || { echo "usage: make check-patches XEN_SRC=<xen tree> [XEN_SERIES=4.17|4.20|master]" >&2; exit 2; }
 	@test -f $(XEN_SRC)/tools/libs/light/libxl_dom_save.c || { echo "$(XEN_SRC): not a Xen source tree" >&2; exit 2; }
 	@echo "checking xl-patches/$(XEN_SERIES) against $(XEN_SRC)"
 	@# A Xen tree inside another git repository would make git apply skip every file.
 	@# 4.17/configure/ patches tools/configure, which Debian's tree (after its patches) lacks.
 	cd $(XEN_SRC) && GIT_CEILING_DIRECTORIES="$$(dirname "$$PWD")" \
-		git apply --check -v $(abspath $(wildcard xl-patches/$(XEN_SERIES)/*.patch)) \
-		$(if $(wildcard $(XEN_SRC)/tools/configure),$(abspath $(wildcard \
+		git apply --check -v $(abspath $(filter-out %/0000-cover-letter.patch, \
+			$(wildcard xl-patches/$(XEN_SERIES)/*.patch))) \
+		$(if $(and $(wildcard $(XEN_SRC)/tools/configure),$(filter 17,$(XEN_SUBVERSION_OF_SRC))),$(abspath $(wildcard \
 			xl-patches/$(XEN_SERIES)/configure/*.patch)))
 
 ## Installs into a temporary DESTDIR, builds a C program with pkg-config against it,

@@ -21,7 +21,7 @@ for d in "${daemons[@]}"; do
     case $d in oxenstored | xenstored) ;; *) die "unknown daemon '$d'" ;; esac
 done
 # Scenarios every boot must report (e2e/dom0/scenarios.sh).
-scenarios=(0 1 2 3 4 5 6 7 8)
+scenarios=(0 1 2 3 4 5 6 7 8 9)
 BOOT_TIMEOUT=${PHYSMAP_E2E_BOOT_TIMEOUT:-1500}   # seconds per boot, generous for TCG
 
 [ "$(id -u)" -eq 0 ] || die "make e2e needs root (debootstrap, chroot, apt-get)"

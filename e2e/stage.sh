@@ -38,12 +38,14 @@ e2e_stage_libxl() {   # STAGE TREE LIBXL_DIR
   patched: $(needed "$patched_libxl")
   Debian:  $(needed "$stock_libxl")"
     # ... and configured with Debian's paths: every absolute path compiled into
-    # it is one Debian's has, and the only new one is the plugin's default.
+    # it is one Debian's has, and the only new ones are the plugin's default
+    # and the /proc/self/fd/N through which libxl loads the file it checked.
     paths() { strings -a "$1" | grep -E '^/[a-z]' | LC_ALL=C sort -u; }
-    local new_paths lost_paths
+    local new_paths lost_paths expected_new
     new_paths=$(LC_ALL=C comm -13 <(paths "$stock_libxl") <(paths "$patched_libxl"))
     lost_paths=$(LC_ALL=C comm -23 <(paths "$stock_libxl") <(paths "$patched_libxl"))
-    [ "$new_paths" = /usr/lib/x86_64-linux-gnu/libphysmap_hooks.so.1 ] && [ -z "$lost_paths" ] ||
+    expected_new=$(printf '%s\n' /proc/self/fd/%d /usr/lib/x86_64-linux-gnu/libphysmap_hooks.so.1)
+    [ "$new_paths" = "$expected_new" ] && [ -z "$lost_paths" ] ||
         die "the patched libxenlight's compiled-in paths differ from Debian's:
   only in the patched one: ${new_paths:-none}
   only in Debian's: ${lost_paths:-none}"
@@ -61,8 +63,12 @@ e2e_stage_fixtures() {   # STAGE
     gcc "${cflags[@]}" -o "$stage/e2e/timing-plugin.so" e2e/timing-plugin.c -ldl
     gcc "${cflags[@]}" -DBROKEN_ABI -o "$stage/e2e/broken-abi.so" tests/c/broken_plugin.c
     chmod 0644 "$stage/e2e/"*.so
-    gcc -c -o "$stage.halt-bios.o" e2e/dom0/halt-bios.S
-    objcopy -O binary -j .text "$stage.halt-bios.o" "$stage/e2e/halt-bios.bin"
-    rm -f "$stage.halt-bios.o"
-    [ "$(stat -c %s "$stage/e2e/halt-bios.bin")" = 65536 ] || die "halt-bios.bin is not 64 KiB"
+    # Guest firmware: one that halts at once, one that asks Xen for a soft reset.
+    local bios
+    for bios in halt-bios soft-reset-bios; do
+        gcc -c -o "$stage.$bios.o" "e2e/dom0/$bios.S"
+        objcopy -O binary -j .text "$stage.$bios.o" "$stage/e2e/$bios.bin"
+        rm -f "$stage.$bios.o"
+        [ "$(stat -c %s "$stage/e2e/$bios.bin")" = 65536 ] || die "$bios.bin is not 64 KiB"
+    done
 }

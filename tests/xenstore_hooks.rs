@@ -739,3 +739,30 @@ fn endless_conflicts_are_bounded() {
     );
     assert_eq!(attempts, 16);
 }
+
+/// A caller that lends its handle (libxl, under its ctx lock) gets transactions retried at
+/// once, also on the connection a save opens for its listing; only connections the library
+/// opened for a caller who lent nothing pause between retries.
+#[test]
+fn no_sleeping_retries_for_a_lent_handle() {
+    use physmap_hooks::xenstore::Retry;
+    let sb = Sandbox::start();
+    let own = connect(&sb);
+    assert_eq!(own.retry(), Retry::BackOff);
+    own.own_connection(|c| {
+        assert_eq!(c.retry(), Retry::BackOff);
+        Ok(())
+    })
+    .unwrap();
+    let lent = unsafe { Xenstore::borrow(std::ptr::NonNull::new(own.as_ptr()).unwrap()) };
+    assert_eq!(lent.retry(), Retry::AtOnce);
+    sb.with_env(|| {
+        lent.own_connection(|c| {
+            // A connection of its own, not the lent one, and retrying as for the lender.
+            assert_ne!(c.as_ptr(), lent.as_ptr());
+            assert_eq!(c.retry(), Retry::AtOnce);
+            Ok(())
+        })
+    })
+    .unwrap();
+}

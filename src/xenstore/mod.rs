@@ -11,6 +11,11 @@
 //! everything a long-lived libxl user does) that would let a device model cut the
 //! toolstack's connection by filling its own directory. So [`Tx::directory`] refuses to run
 //! on a borrowed handle, and listings go over [`Xenstore::own_connection`].
+//!
+//! **No sleeping for a caller who lent its handle.** libxl calls the hooks with its ctx
+//! lock held. A conflicting transaction is then retried at once, as libxl retries its own,
+//! on the lent handle and on any connection the call opens for itself ([`Retry`]); only
+//! calls that lent nothing pause between retries.
 
 mod sys;
 
@@ -26,6 +31,29 @@ use std::time::Duration;
 /// Attempts of one transaction before a save or restore gives up with
 /// [`Error::Conflict`]: the first try and up to 15 retries.
 pub const MAX_TRANSACTION_ATTEMPTS: u32 = 16;
+
+/// How a transaction whose commit conflicted (`EAGAIN`) is tried again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// At once, the way libxl retries its own transactions (`libxl__xs_transaction_commit`
+    /// and its callers' loops): for a call that works for a caller who lent its handle.
+    /// libxl calls the hooks with its ctx lock held, so the library never sleeps there; the
+    /// bound of [`MAX_TRANSACTION_ATTEMPTS`] keeps the time under the lock bounded too.
+    AtOnce,
+    /// After a short random pause ([`backoff`]): on the library's own connections, when
+    /// no caller lent a handle (and so holds no lock of its own around the call).
+    BackOff,
+}
+
+impl Retry {
+    /// The pause before retry `n` (1-based), if any.
+    pub fn pause_before(self, n: u32) -> Option<Duration> {
+        match self {
+            Retry::AtOnce => None,
+            Retry::BackOff => Some(backoff(n)),
+        }
+    }
+}
 
 /// Pause before retry `n` (1-based): a random time between half and all of 0.5 ms doubling
 /// up to 32 ms (at most about 0.35 s over all 15 retries). Short, because a conflict means another writer
@@ -44,6 +72,7 @@ fn backoff(retry: u32) -> Duration {
 pub struct Xenstore {
     handle: NonNull<sys::xs_handle>,
     owned: bool,
+    retry: Retry,
 }
 
 // libxenstore serialises requests on one handle with its own mutexes (it is built with
@@ -60,6 +89,7 @@ impl Xenstore {
             .map(|handle| Xenstore {
                 handle,
                 owned: true,
+                retry: Retry::BackOff,
             })
             .ok_or_else(|| {
                 let source = io::Error::last_os_error();
@@ -73,6 +103,8 @@ impl Xenstore {
     }
 
     /// Uses the caller's `struct xs_handle *` without taking ownership (never closed here).
+    /// Its transactions are retried [`Retry::AtOnce`]: a caller that lends its handle (libxl)
+    /// holds its lock during the call.
     ///
     /// # Safety
     /// `handle` must be a live handle from `xs_open` that outlives the returned value.
@@ -80,13 +112,20 @@ impl Xenstore {
         Xenstore {
             handle: handle.cast(),
             owned: false,
+            retry: Retry::AtOnce,
         }
+    }
+
+    /// How this connection's transactions are retried after a conflict.
+    pub fn retry(&self) -> Retry {
+        self.retry
     }
 
     /// Runs `f` on a connection of the library's own: this one when the library (or a Rust
     /// caller) opened it, else a new one from `xs_open(0)`, which reaches the daemon that
     /// libxl's `xs_open(0)` reached (the same `XENSTORED_PATH`), closed when `f` returns.
-    /// What `f` does there cannot harm the caller's handle.
+    /// What `f` does there cannot harm the caller's handle. The new connection retries as
+    /// this one does: the work is still done for the caller who lent the handle.
     pub fn own_connection<T>(
         &self,
         f: impl FnOnce(&Xenstore) -> Result<T, Error>,
@@ -94,7 +133,9 @@ impl Xenstore {
         if self.owned {
             f(self)
         } else {
-            f(&Xenstore::open()?)
+            let mut own = Xenstore::open()?;
+            own.retry = self.retry;
+            f(&own)
         }
     }
 
@@ -108,15 +149,16 @@ impl Xenstore {
 
     /// Runs `body` in a transaction and commits it. When the commit fails with `EAGAIN`
     /// (another connection changed a node this transaction touched), `body` runs again in a
-    /// new transaction, at most [`MAX_TRANSACTION_ATTEMPTS`] times in all. An error from
-    /// `body` aborts the transaction: nothing it wrote becomes visible.
+    /// new transaction, as [`Xenstore::retry`] says, at most [`MAX_TRANSACTION_ATTEMPTS`]
+    /// times in all. An error from `body` aborts the transaction: nothing it wrote becomes
+    /// visible.
     pub fn transaction<T>(
         &self,
         mut body: impl FnMut(&Tx<'_>) -> Result<T, Error>,
     ) -> Result<Committed<T>, Error> {
         for attempt in 1..=MAX_TRANSACTION_ATTEMPTS {
-            if attempt > 1 {
-                std::thread::sleep(backoff(attempt - 1));
+            if let Some(pause) = self.retry.pause_before(attempt - 1) {
+                std::thread::sleep(pause);
             }
             // SAFETY: the handle is live for &self.
             let id = unsafe { sys::xs_transaction_start(self.handle.as_ptr()) };
@@ -383,4 +425,31 @@ fn absent_or_error<T>(op: &'static str, path: &str) -> Result<Option<T>, Error> 
         path: Some(path.to_owned()),
         source: err,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_for_a_lent_handle_never_sleep() {
+        for n in 0..=MAX_TRANSACTION_ATTEMPTS {
+            assert_eq!(Retry::AtOnce.pause_before(n), None, "retry {n}");
+        }
+    }
+
+    #[test]
+    fn back_off_is_bounded() {
+        let mut total = Duration::ZERO;
+        for n in 1..MAX_TRANSACTION_ATTEMPTS {
+            let pause = Retry::BackOff.pause_before(n).expect("a pause");
+            let ceiling = Duration::from_micros(500 << (n.min(7) - 1));
+            assert!(
+                pause >= ceiling / 2 && pause <= ceiling,
+                "retry {n}: {pause:?}"
+            );
+            total += pause;
+        }
+        assert!(total <= Duration::from_micros(352_000), "{total:?}");
+    }
 }

@@ -37,29 +37,38 @@
  *                     passing NULL to %s (point 3)
  *   nonexistent       "not installed": 0, no plugin, one DEBUG line
  *   empty             LIBXL_PHYSMAP_PLUGIN="": 0, no plugin, one DEBUG
- *   relative          a relative path: ERROR_FAIL, one ERROR line
+ *   relative          a relative path: ERROR_INVAL, one ERROR line
+ *   directory, fifo   refused as "not a regular file" (the FIFO is
+ *                     opened without blocking)
+ *   same-file         libxl__dlopen_fd() loads the file that is open,
+ *                     not the one the path names by then: good.so is
+ *                     opened, a plugin with ABI 999 is renamed over its
+ *                     path, and the loaded object still says ABI 1
  *   secure            (--secure) in a setgid program (AT_SECURE set),
  *                     LIBXL_PHYSMAP_PLUGIN=good.so is ignored with one
  *                     WARN line, and the build-time default (here a path
  *                     where nothing is) counts: "not installed" (point 2);
+ *                     a second load in the same context warns no more;
  *                     SKIP if this program is on a nosuid mount
  *
  * Prints one line per case and then "N passed, N failed"; exits 0 only
  * if all are as expected.  libxl's log lines go to stderr.
  *
  * The code between BEGIN COPY and END COPY is copied verbatim from
- * tools/libs/light/libxl_physmap_plugin.c as added by
- * xl-patches/4.17/0001-*.patch and xl-patches/master/0001-*.patch (from
+ * xl-patches/<series>/0001-*.patch, the same in every series: the Linux
+ * functions the loader calls, from tools/libs/light/libxl_linux.c, and
+ * the loader itself, tools/libs/light/libxl_physmap_plugin.c from
  * "#define PHYSMAP_ABI_VERSION" to the end of
- * libxl__physmap_plugin_restore), so that this test runs exactly the
+ * libxl__physmap_plugin_restore, so that this test runs exactly the
  * code that libxl runs.  Keep them identical: `make check` compares
- * the two.  What comes before BEGIN COPY is a minimal stand-in for the
- * parts of libxl the copy uses (ctx, gc, lock, allocation, logging).
+ * them.  What comes before the copies is a minimal stand-in for the
+ * parts of libxl they use (ctx, gc, lock, allocation, logging).
  */
 
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -79,11 +88,13 @@
 #define LIBXL_PHYSMAP_PLUGIN_PATH "/nonexistent/libphysmap_hooks.so.1"
 
 #define ERROR_FAIL -3 /* libxl_types.idl */
+#define ERROR_INVAL -6
 
 typedef struct libxl__physmap_plugin libxl__physmap_plugin;
 
 typedef struct {
     libxl__physmap_plugin *physmap_plugin; /* as in struct libxl__ctx */
+    bool physmap_plugin_env_ignored;       /* likewise */
     void *xsh, *lg;                        /* never used: no hook runs */
     int lock_depth;                        /* CTX_LOCK nesting */
     int n_debug, n_warn, n_error;          /* log lines seen */
@@ -103,6 +114,8 @@ enum { XTL_DEBUG, XTL_WARN, XTL_ERROR };
 #define libxl__zalloc(gc_opt, size) test_zalloc(size)
 #define libxl__strdup(gc_opt, s) test_strdup(s)
 #define libxl__malloc(gc_opt, size) test_gc_malloc(size)
+#define GCSPRINTF(f, ...) test_gcsprintf((f), __VA_ARGS__)
+#define FILLZERO(object) memset(&(object), 0, sizeof(object))
 #define LOGD(l, d, f, ...) \
     test_log(gc, XTL_##l, (d), 0, (f), ##__VA_ARGS__)
 #define LOGED(l, d, f, ...) \
@@ -132,6 +145,19 @@ static void *test_gc_malloc(size_t size)
     free(gc_block);
     gc_block = test_zalloc(size);
     return gc_block;
+}
+
+/* The "gc" of GCSPRINTF: one string at a time is enough here. */
+__attribute__((format(printf, 1, 2)))
+static char *test_gcsprintf(const char *fmt, ...)
+{
+    static char text[PATH_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    return text;
 }
 
 /* libxl's log lines of the current case. */
@@ -175,6 +201,8 @@ static void test_log(libxl__gc *gc, int level, uint32_t domid, int errnoval,
                text, errnoval ? ": " : "", errnoval ? strerror(errnoval) : "");
 }
 
+const char *libxl__secure_getenv(const char *name);
+void *libxl__dlopen_fd(libxl__gc *gc, int fd, const char *path, int flags);
 void libxl__physmap_plugin_unload(libxl__gc *gc);
 int libxl__physmap_plugin_prepare(libxl__gc *gc, uint32_t domid);
 int libxl__physmap_plugin_save(libxl__gc *gc, uint32_t domid,
@@ -183,6 +211,23 @@ int libxl__physmap_plugin_save(libxl__gc *gc, uint32_t domid,
 int libxl__physmap_plugin_restore(libxl__gc *gc, uint32_t domid,
                                   uint32_t dm_domid, bool *handled_r,
                                   const char *buf, uint32_t len);
+
+/* libxl builds without -Wextra: the Linux code leaves gc and path unused. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+/* ---- BEGIN COPY (tools/libs/light/libxl_linux.c) -------------------- */
+const char *libxl__secure_getenv(const char *name)
+{
+    return secure_getenv(name);
+}
+
+/* The very file open at fd, even if path names another one by now. */
+void *libxl__dlopen_fd(libxl__gc *gc, int fd, const char *path, int flags)
+{
+    return dlopen(GCSPRINTF("/proc/self/fd/%d", fd), flags);
+}
+/* ---- END COPY -------------------------------------------------------- */
+#pragma GCC diagnostic pop
 
 /* ---- BEGIN COPY (tools/libs/light/libxl_physmap_plugin.c) ------------ */
 #define PHYSMAP_ABI_VERSION 1
@@ -238,24 +283,11 @@ static const char *physmap_plugin_strerror(const libxl__physmap_plugin *p,
 }
 
 /*
- * LIBXL_PHYSMAP_PLUGIN, or NULL if it is unset or libxl runs in a
- * setuid, setgid or file-capability program: such a program must not
- * load code from a path chosen by whoever started it.
- */
-static const char *physmap_plugin_getenv(void)
-{
-#ifdef __linux__
-    return secure_getenv("LIBXL_PHYSMAP_PLUGIN");
-#else
-    return issetugid() ? NULL : getenv("LIBXL_PHYSMAP_PLUGIN");
-#endif
-}
-
-/*
  * Makes sure CTX->physmap_plugin is loaded if a plugin is installed.
  * Returns 0 with CTX->physmap_plugin set if it is loaded, 0 with it
- * NULL if no plugin is installed, or ERROR_FAIL if a plugin is
- * installed but unusable.  Call with the ctx lock held.
+ * NULL if no plugin is installed, ERROR_INVAL if the path is not
+ * absolute, or ERROR_FAIL if a plugin is installed but unusable.  Call
+ * with the ctx lock held.
  */
 static int physmap_plugin_load(libxl__gc *gc, uint32_t domid)
 {
@@ -264,14 +296,18 @@ static int physmap_plugin_load(libxl__gc *gc, uint32_t domid)
     const char *path;
     struct stat st;
     uint32_t abi;
-    int r, rc;
+    int fd = -1, r, rc;
 
     if (CTX->physmap_plugin) { rc = 0; goto out; }
 
-    path = physmap_plugin_getenv();
-    if (!path && getenv("LIBXL_PHYSMAP_PLUGIN"))
+    /* NULL in a setuid, setgid or file-capability program */
+    path = libxl__secure_getenv("LIBXL_PHYSMAP_PLUGIN");
+    if (!path && getenv("LIBXL_PHYSMAP_PLUGIN") &&
+        !CTX->physmap_plugin_env_ignored) {
         LOGD(WARN, domid, "ignoring LIBXL_PHYSMAP_PLUGIN in a setuid,"
              " setgid or file-capability program");
+        CTX->physmap_plugin_env_ignored = true;
+    }
     if (!path)
         path = LIBXL_PHYSMAP_PLUGIN_PATH;
     if (!*path) {
@@ -282,19 +318,35 @@ static int physmap_plugin_load(libxl__gc *gc, uint32_t domid)
     }
     if (path[0] != '/') {
         LOGD(ERROR, domid, "physmap plugin path %s is not absolute", path);
-        rc = ERROR_FAIL;
+        rc = ERROR_INVAL;
         goto out;
     }
 
-    r = stat(path, &st);
-    if (r && (errno == ENOENT || errno == ENOTDIR)) {
+    /*
+     * Check the file that is open and load that one, not whatever the
+     * path names by then.  O_NONBLOCK: opening a FIFO must not block.
+     */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0 && (errno == ENOENT || errno == ENOTDIR)) {
         LOGD(DEBUG, domid, "physmap plugin %s not installed,"
              " using built-in code", path);
         rc = 0;
         goto out;
     }
+    if (fd < 0) {
+        LOGED(ERROR, domid, "cannot open physmap plugin %s", path);
+        rc = ERROR_FAIL;
+        goto out;
+    }
+    r = fstat(fd, &st);
     if (r) {
         LOGED(ERROR, domid, "cannot stat physmap plugin %s", path);
+        rc = ERROR_FAIL;
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        LOGD(ERROR, domid, "physmap plugin %s is not a regular file,"
+             " not loading it", path);
         rc = ERROR_FAIL;
         goto out;
     }
@@ -315,9 +367,10 @@ static int physmap_plugin_load(libxl__gc *gc, uint32_t domid)
 
     p = libxl__zalloc(NOGC, sizeof(*p));
     p->path = libxl__strdup(NOGC, path);
-    p->dlh = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    p->dlh = libxl__dlopen_fd(gc, fd, path, RTLD_NOW | RTLD_LOCAL);
     if (!p->dlh) {
-        LOGD(ERROR, domid, "cannot load physmap plugin: %s", dlerror());
+        LOGD(ERROR, domid, "cannot load physmap plugin %s: %s", path,
+             dlerror());
         rc = ERROR_FAIL;
         goto out;
     }
@@ -348,6 +401,7 @@ static int physmap_plugin_load(libxl__gc *gc, uint32_t domid)
     rc = 0;
 
  out:
+    if (fd >= 0) close(fd);
     if (p) {
         if (p->dlh) dlclose(p->dlh);
         free(p->path);
@@ -378,12 +432,27 @@ int libxl__physmap_plugin_prepare(libxl__gc *gc, uint32_t domid)
     return rc;
 }
 
-/* Every hook call gets libxl's own xenstore handle and logger. */
+/*
+ * Every hook call gets libxl's own xenstore handle and logger, and runs
+ * with the ctx lock held (on a restore, while the new domain is being
+ * built).  A plugin must therefore:
+ *  - return in bounded time and never sleep or wait for another
+ *    process: a transaction on CTX->xsh that fails with EAGAIN is
+ *    retried at once, as libxl's own transactions are, and only a
+ *    bounded number of times;
+ *  - use CTX->xsh only for transactions, reads, writes, removals and
+ *    permission changes: no watches, no xs_fileno(), no xs_close(), and
+ *    no directory listing of nodes a guest or device model can fill
+ *    (a reply over XENSTORE_PAYLOAD_MAX drops the connection);
+ *  - keep neither CTX->xsh nor CTX->lg after the call;
+ *  - never call back into libxl, and leave no thread, signal handler
+ *    or atexit() handler behind: libxl_ctx_free() dlclose()s it.
+ */
 static void physmap_hook_opts_init(libxl__gc *gc,
                                    struct physmap_hook_opts *opts,
                                    uint32_t dm_domid)
 {
-    memset(opts, 0, sizeof(*opts)); /* flags: none in ABI version 1 */
+    FILLZERO(*opts); /* flags: none in ABI version 1 */
     opts->abi_version = PHYSMAP_ABI_VERSION;
     opts->dm_domid = dm_domid;
     opts->format = PHYSMAP_FORMAT_XENSTORE_KV;
@@ -396,7 +465,7 @@ int libxl__physmap_plugin_save(libxl__gc *gc, uint32_t domid,
                                char **buf_r, unsigned int *len_r)
 {
     struct physmap_hook_opts opts;
-    libxl__physmap_plugin *p;
+    libxl__physmap_plugin *p = NULL;
     uint8_t *buf = NULL;
     uint32_t len = 0;
     int r, rc;
@@ -433,7 +502,7 @@ int libxl__physmap_plugin_save(libxl__gc *gc, uint32_t domid,
     *handled_r = true;
 
  out:
-    if (buf) CTX->physmap_plugin->free_buf(buf);
+    if (buf) p->free_buf(buf);
     CTX_UNLOCK;
     return rc;
 }
@@ -561,11 +630,12 @@ static void case_good(const char *dir)
 }
 
 /*
- * A plugin that must be refused: prepare fails with one ERROR line that
- * contains 'reason'; a save hook afterwards fails the same way.
+ * A plugin that must be refused: prepare fails with 'want_rc' and one
+ * ERROR line that contains 'reason'; a save hook afterwards fails the
+ * same way.
  */
-static void case_refused(const char *name, const char *path,
-                         const char *reason)
+static void case_refused_rc(const char *name, const char *path,
+                            const char *reason, int want_rc)
 {
     libxl_ctx ctx = { 0 };
     libxl__gc gc_buf = { &ctx }, *gc = &gc_buf;
@@ -580,21 +650,93 @@ static void case_refused(const char *name, const char *path,
     rc = libxl__physmap_plugin_prepare(gc, TEST_DOMID);
     snprintf(what, sizeof(what), "%s: refused: \"%s\"", path,
              ctx.last_error);
-    if (rc != ERROR_FAIL || CTX->physmap_plugin || ctx.n_error != 1 ||
+    if (rc != want_rc || CTX->physmap_plugin || ctx.n_error != 1 ||
         !lock_ok(gc)) {
-        problem = "prepare did not fail with exactly one ERROR line";
+        problem = "prepare did not fail with its code and one ERROR line";
     } else if (!strstr(ctx.last_error, reason)) {
         problem = "the ERROR line does not say why";
     } else {
         rc = libxl__physmap_plugin_save(gc, TEST_DOMID, 0, &handled,
                                         &buf, &len);
-        if (rc != ERROR_FAIL || handled || CTX->physmap_plugin ||
+        if (rc != want_rc || handled || CTX->physmap_plugin ||
             ctx.n_error != 2 || !lock_ok(gc))
             problem = "the save hook did not fail the same way";
     }
     if (problem) fprintf(stderr, "    (%s)\n", what);
     result(name, problem, what);
     libxl__physmap_plugin_unload(gc);
+}
+
+static void case_refused(const char *name, const char *path,
+                         const char *reason)
+{
+    case_refused_rc(name, path, reason, ERROR_FAIL);
+}
+
+/* An ABI version through a handle, or 0 if there is none. */
+static uint32_t abi_of(void *dlh)
+{
+    physmap_abi_version_fn *abi_version;
+
+    if (!dlh) return 0;
+    abi_version = dlsym(dlh, "physmap_abi_version");
+    return abi_version ? abi_version() : 0;
+}
+
+/*
+ * Files that are not regular, and the file that libxl__dlopen_fd()
+ * loads, in a directory of their own under dir.
+ */
+static void cases_open_file(const char *dir)
+{
+    libxl_ctx ctx = { 0 };
+    libxl__gc gc_buf = { &ctx }, *gc = &gc_buf;
+    char *tmp = plugin_path(dir, "open-file.XXXXXX");
+    char *good = plugin_path(dir, "good.so");
+    char *broken = plugin_path(dir, "broken_abi.so");
+    char *fifo, *path, *other;
+    const char *problem = NULL;
+    char what[256] = "";
+    void *by_fd = NULL, *by_path = NULL;
+    int fd = -1;
+
+    if (!mkdtemp(tmp)) abort();
+    fifo = plugin_path(tmp, "fifo.so");
+    path = plugin_path(tmp, "plugin.so");
+    other = plugin_path(tmp, "other.so");
+
+    case_refused("directory", tmp, "is not a regular file");
+    if (mkfifo(fifo, 0644)) abort();
+    case_refused("fifo", fifo, "is not a regular file");
+
+    /* good.so at path, opened; then broken_abi.so renamed over path. */
+    if (link(good, path) || link(broken, other)) abort();
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) abort();
+    if (rename(other, path)) abort();
+    by_fd = libxl__dlopen_fd(gc, fd, path, RTLD_NOW | RTLD_LOCAL);
+    by_path = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    snprintf(what, sizeof(what), "the file open at fd says ABI %"PRIu32
+             ", the one now at its path ABI %"PRIu32,
+             abi_of(by_fd), abi_of(by_path));
+    if (abi_of(by_path) != 999)
+        problem = "the path does not name the ABI 999 plugin (no swap)";
+    else if (abi_of(by_fd) != PHYSMAP_ABI_VERSION)
+        problem = "libxl__dlopen_fd() did not load the file open at fd";
+    result("same-file", problem, what);
+
+    if (by_fd) dlclose(by_fd);
+    if (by_path) dlclose(by_path);
+    close(fd);
+    unlink(path);
+    unlink(fifo);
+    rmdir(tmp);
+    free(other);
+    free(path);
+    free(fifo);
+    free(broken);
+    free(good);
+    free(tmp);
 }
 
 /* Hooks of a plugin whose physmap_strerror() returns NULL. */
@@ -663,6 +805,8 @@ static void case_none(const char *name, const char *value, int debug,
                                         &buf, &len);
         if (rc || handled || CTX->physmap_plugin)
             problem = "the save hook did not leave it to libxl";
+        else if (ctx.n_warn != warn)
+            problem = "the save warned again (once per context)";
     }
     result(name, problem, "not installed: built-in code");
     libxl__physmap_plugin_unload(gc);
@@ -729,8 +873,9 @@ int main(int argc, char **argv)
         case_none("nonexistent", path, 1, 0);
         free(path);
         case_none("empty", "", 1, 0);
-        case_refused("relative", "relative/libphysmap_hooks.so.1",
-                     "is not absolute");
+        case_refused_rc("relative", "relative/libphysmap_hooks.so.1",
+                        "is not absolute", ERROR_INVAL);
+        cases_open_file(dir);
     } else {
         fprintf(stderr, "usage: %s [--secure] DIR\n", argv[0]);
         return 2;
