@@ -187,20 +187,25 @@ results=$out/results.txt
     done
 } | tee "$results"
 
-# Migration time and downtime per kind of pair, over every boot of this run.
+# Timing, over every boot of this run: "n, min / median / max" of each kind.
+lines_of() { for b in "${boots[@]}"; do tr -d '\r' <"$out/boot$b-hosta.log" | grep -a "^$1|" || true; done; }
+stats='function stats(s,   a, n, i, j, x) {
+    n = split(s, a, " ")
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
+        if (a[j] + 0 < a[i] + 0) { x = a[i]; a[i] = a[j]; a[j] = x }
+    return sprintf("%d, %s / %s / %s", n, a[1], a[int((n + 1) / 2)], a[n])
+}'
 {
     echo "migrations (seconds; n, min / median / max of the whole xl migrate, then of the guest's downtime):"
-    for b in "${boots[@]}"; do tr -d '\r' <"$out/boot$b-hosta.log" | grep -a '^E2E-TIMING|' || true; done |
-        awk -F'|' '{ t[$3] = t[$3] " " $4; if ($5 != "?") d[$3] = d[$3] " " $5 }
-            function stats(s,   a, n, i, j, x) {
-                n = split(s, a, " ")
-                for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
-                    if (a[j] + 0 < a[i] + 0) { x = a[i]; a[i] = a[j]; a[j] = x }
-                return sprintf("%d, %s / %s / %s", n, a[1], a[int((n + 1) / 2)], a[n])
-            }
+    lines_of E2E-TIMING |
+        awk -F'|' "$stats"'{ t[$3] = t[$3] " " $4; if ($5 != "?") d[$3] = d[$3] " " $5 }
             END { for (k in t) printf "  %-22s %-26s downtime %s\n", k, stats(t[k]), stats(d[k]) }' | sort
-    for b in "${boots[@]}"; do tr -d '\r' <"$out/boot$b-hosta.log" | grep -a '^E2E-HOOKS|' || true; done |
+    lines_of E2E-HOOKS |
         awk -F'|' '{ printf "  hooks inside xl migrate (%s): save %d us on the sender, restore %d us on the receiver\n", $2, $3, $4 }'
+    echo "libxl's record functions under uprobes on hosta (microseconds; n, min / median / max):"
+    lines_of E2E-PROBE |
+        awk -F'|' "$stats"'{ k = sprintf("%-7s %s", $4, $3 == "builtin" ? "built-in code (stock libxl)" : "library"); v[k] = v[k] " " $5 }
+            END { for (k in v) printf "  %-36s %s\n", k, stats(v[k]) }' | sort -r
 } | tee -a "$results"
 
 failed=$(grep -cE '^[0-9]+ +[a-z+]+ +[0-9]+ .* FAIL ' "$results" || true)

@@ -31,6 +31,25 @@ e2e_stage_libxl() {   # STAGE TREE LIBXL_DIR
     install -D -m 0644 "$patched_libxl" "$stage/opt/e2e/patched/libxenlight.so.4.17.0"
     install -D -m 0644 "$stock_libxl" "$stage/opt/e2e/stock/libxenlight.so.4.17"
 
+    # Where libxl's two record functions start, for the uprobes of
+    # e2e/dom0/libxl-probes: their offsets in the unstripped build, which
+    # must hold the same code in the stripped copy dom0 runs.
+    local fn offset text_addr text_off
+    read -r text_addr text_off < <(readelf -SW "$libxl/libxenlight.so.4.17.0" |
+        awk '$2 == ".text" { print $4, $5 }')
+    install -d "$stage/e2e"
+    : >"$stage/e2e/libxl-probes.offsets"
+    for fn in save restore; do
+        offset=$(nm "$libxl/libxenlight.so.4.17.0" |
+            awk -v f="libxl__${fn}_emulator_xenstore_data" '$3 == f { print $1 }')
+        [ -n "$offset" ] || die "no libxl__${fn}_emulator_xenstore_data in the patched build"
+        offset=$((0x$offset - 0x$text_addr + 0x$text_off))
+        cmp -s <(tail -c +$((offset + 1)) "$libxl/libxenlight.so.4.17.0" | head -c 64) \
+            <(tail -c +$((offset + 1)) "$patched_libxl" | head -c 64) ||
+            die "stripping moved libxl__${fn}_emulator_xenstore_data"
+        printf '%s 0x%x\n' "$fn" "$offset" >>"$stage/e2e/libxl-probes.offsets"
+    done
+
     # The patched libxenlight must be a drop-in for Debian's: the same libraries...
     needed() { readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' '; }
     [ "$(needed "$patched_libxl")" = "$(needed "$stock_libxl")" ] ||
@@ -57,7 +76,8 @@ e2e_stage_fixtures() {   # STAGE
     install -D -m 0755 e2e/dom0/init "$stage/init"
     install -d "$stage/e2e"
     install -m 0755 e2e/dom0/scenarios.sh e2e/dom0/fleet.sh e2e/dom0/hostctl \
-        e2e/dom0/fleet-host-setup e2e/dom0/qemu-wrapper e2e/dom0/emulator-record.py "$stage/e2e/"
+        e2e/dom0/fleet-host-setup e2e/dom0/qemu-wrapper e2e/dom0/emulator-record.py \
+        e2e/dom0/libxl-probes "$stage/e2e/"
     install -m 0644 e2e/dom0/lib.sh e2e/dom0/guest.cfg "$stage/e2e/"
     local cflags=(-Wall -Wextra -Werror -std=gnu11 -O2 -shared -fPIC)
     gcc "${cflags[@]}" -o "$stage/e2e/timing-plugin.so" e2e/timing-plugin.c -ldl

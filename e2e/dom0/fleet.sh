@@ -11,6 +11,8 @@
 #   E2E-RESULT|<label>|<n>|<title>|PASS or FAIL|<evidence>
 # and one line per timed migration for the host to gather:
 #   E2E-TIMING|<label>|<sender kind>-><receiver kind>|<seconds>|<downtime seconds>
+# and one per uprobe-timed call of libxl's record functions (scenario 8):
+#   E2E-PROBE|<label>|library or builtin|save or restore|<microseconds>
 # Environment (from the kernel command line): E2E_LABEL, the boot's label;
 # e2e_daemons, the daemons expected on hosta, hostb and hostc ("a+b+c").
 set -u
@@ -271,8 +273,9 @@ s7() {
 
 # ---- 8: timing ----------------------------------------------------------------------
 # One more stock->stock migration, the reference for scenarios 1-3 in this
-# boot, and one patched->patched with the timing plugin at both ends (the
-# hooks' own time inside the sending and receiving xl).
+# boot; one patched->patched with the timing plugin at both ends (the
+# hooks' own time inside the sending and receiving xl); then the library
+# next to libxl's built-in code (probe_rounds).
 s8() {
     kinds $A=stock $B=stock && fresh_guest || return 1
     migrate_to m8-stock $B "stock->stock" || return 1
@@ -290,7 +293,66 @@ s8() {
     [ -n "$save_us" ] && [ -n "$restore_us" ] || fail "no timing lines from the hooks" "$LOG" ||
         return 1
     echo "E2E-HOOKS|$DAEMON|$save_us|$restore_us"
-    EVIDENCE="$stock; patched->patched with the timing plugin ${SECS} s, downtime ${DOWNTIME} s, save hook ${save_us} us on hosta, restore hook ${restore_us} us on hostb"
+    local timed="patched->patched with the timing plugin ${SECS} s, downtime ${DOWNTIME} s, save hook ${save_us} us on hosta, restore hook ${restore_us} us on hostb"
+    probe_rounds || return 1
+    EVIDENCE="$stock; $timed; libxl's record functions under uprobes, $PROBE_ROUNDS xl save + restore each (library vs built-in):$PROBED"
+}
+
+# The library's hooks next to stock libxl's built-in code for the same two
+# records: PROBE_ROUNDS rounds on hosta of xl save + xl restore through each,
+# timed by uprobes at the two libxl functions that hold both (libxl-probes
+# says why that is stock libxl's code).  Sets PROBED (evidence).
+PROBE_ROUNDS=3
+BUILTIN="physmap plugin path is empty, using built-in physmap code"
+probe_rounds() {
+    kinds $A=patched && fresh_guest || return 1
+    /e2e/libxl-probes arm 2>"$W/probes.err" || fail "could not arm the uprobes" "$W/probes.err" ||
+        return 1
+    local round path name line id
+    local -a setting
+    : >"$W/probes.txt"
+    for round in $(seq $PROBE_ROUNDS); do
+        for path in library builtin; do
+            setting=()
+            [ $path = library ] || setting=(LIBXL_PHYSMAP_PLUGIN=)
+            name=p$round-$path
+            run "$name-save" env "${setting[@]}" xl -vvv save e2e "$W/probe.save"
+            [ $RC = 0 ] || fail "$name: xl save exited $RC" "$LOG" || return 1
+            cat "$LOG" >"$W/$name.log"
+            run "$name-restore" env "${setting[@]}" xl -vvv restore "$W/probe.save"
+            [ $RC = 0 ] || fail "$name: xl restore exited $RC" "$LOG" || return 1
+            cat "$LOG" >>"$W/$name.log"
+            if [ $path = library ]; then
+                expect_lines "$W/$name.log" "$SAVED_BY_LIB" "$RESTORED_BY_LIB" || return 1
+            else
+                expect_lines "$W/$name.log" "$BUILTIN" || return 1
+                ! grep -q "physmap: " "$W/$name.log" ||
+                    fail "$name: the library ran with LIBXL_PHYSMAP_PLUGIN=" "$W/$name.log" ||
+                    return 1
+            fi
+            id=$(domid_of e2e)
+            listing "$id" | cmp -s - "$W/fleet.original" ||
+                fail "$name: the restored guest's nodes differ from the saved ones" "$LOG" ||
+                return 1
+            # One completed call of each function per round and path.
+            /e2e/libxl-probes read >"$W/$name.probes"
+            [ "$(cut -d' ' -f1 "$W/$name.probes" | sort | tr '\n' ' ')" = "restore save " ] ||
+                fail "$name: the uprobes saw '$(tr '\n' ';' <"$W/$name.probes")'" || return 1
+            while read -r line; do
+                echo "E2E-PROBE|$DAEMON|$path|${line% *}|${line#* }"
+                echo "$path $line" >>"$W/probes.txt"
+            done <"$W/$name.probes"
+        done
+    done
+    /e2e/libxl-probes disarm
+    local op
+    PROBED=
+    for op in save restore; do
+        for path in library builtin; do
+            PROBED="$PROBED $op $path $(awk -v p=$path -v o=$op '$1 == p && $2 == o { print $3 }' \
+                "$W/probes.txt" | sort -n | tr '\n' ' ' | sed 's/ $//; s/ /, /g') us;"
+        done
+    done
 }
 
 # ---- 9: a save the library refuses after the guest was suspended ----------------------
