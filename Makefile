@@ -207,7 +207,7 @@ $(CTEST)/null_strerror.so: tests/c/broken_plugin.c
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -shared -fPIC -DNULL_STRERROR -o $@ $<
 
-$(CTEST)/plugin_loader_test: tests/c/plugin_loader_test.c
+$(CTEST)/plugin_loader_test: tests/c/plugin_loader_test.c tests/c/libxl_shim.h
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -o $@ $< -ldl
 

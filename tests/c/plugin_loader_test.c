@@ -61,104 +61,20 @@
  * "#define PHYSMAP_ABI_VERSION" to the end of
  * libxl__physmap_plugin_restore, so that this test runs exactly the
  * code that libxl runs.  Keep them identical: `make check` compares
- * them.  What comes before the copies is a minimal stand-in for the
- * parts of libxl they use (ctx, gc, lock, allocation, logging).
+ * them.  libxl_shim.h, and what comes before the copies, is a minimal
+ * stand-in for the parts of libxl they use (ctx, gc, lock, allocation,
+ * logging).
  */
 
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <limits.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/auxv.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
+#include "libxl_shim.h"
 
-/* ---- stand-in for libxl ---------------------------------------------- */
+#include <sys/auxv.h>
+#include <sys/statvfs.h>
+
+/* ---- the rest of the stand-in for libxl ----------------------------- */
 
 /* The build-time default: nothing is ever installed there. */
 #define LIBXL_PHYSMAP_PLUGIN_PATH "/nonexistent/libphysmap_hooks.so.1"
-
-#define ERROR_FAIL -3 /* libxl_types.idl */
-#define ERROR_INVAL -6
-
-typedef struct libxl__physmap_plugin libxl__physmap_plugin;
-
-typedef struct {
-    libxl__physmap_plugin *physmap_plugin; /* as in struct libxl__ctx */
-    bool physmap_plugin_env_ignored;       /* likewise */
-    void *xsh, *lg;                        /* never used: no hook runs */
-    int lock_depth;                        /* CTX_LOCK nesting */
-    int n_debug, n_warn, n_error;          /* log lines seen */
-    char last_error[512];                  /* text of the last ERROR */
-} libxl_ctx;
-
-typedef struct {
-    libxl_ctx *owner;
-} libxl__gc;
-
-enum { XTL_DEBUG, XTL_WARN, XTL_ERROR };
-
-#define CTX ((gc)->owner)
-#define NOGC NULL
-#define CTX_LOCK (CTX->lock_depth++)
-#define CTX_UNLOCK (CTX->lock_depth--)
-#define libxl__zalloc(gc_opt, size) test_zalloc(size)
-#define libxl__strdup(gc_opt, s) test_strdup(s)
-#define libxl__malloc(gc_opt, size) test_gc_malloc(size)
-#define GCSPRINTF(f, ...) test_gcsprintf((f), __VA_ARGS__)
-#define FILLZERO(object) memset(&(object), 0, sizeof(object))
-#define LOGD(l, d, f, ...) \
-    test_log(gc, XTL_##l, (d), 0, (f), ##__VA_ARGS__)
-#define LOGED(l, d, f, ...) \
-    test_log(gc, XTL_##l, (d), errno, (f), ##__VA_ARGS__)
-
-static void *test_zalloc(size_t size)
-{
-    void *p = calloc(1, size);
-
-    if (!p) abort();
-    return p;
-}
-
-static char *test_strdup(const char *s)
-{
-    char *p = strdup(s);
-
-    if (!p) abort();
-    return p;
-}
-
-/* The "gc": one buffer, freed at exit (hooks here return no data). */
-static void *gc_block;
-
-static void *test_gc_malloc(size_t size)
-{
-    free(gc_block);
-    gc_block = test_zalloc(size);
-    return gc_block;
-}
-
-/* The "gc" of GCSPRINTF: one string at a time is enough here. */
-__attribute__((format(printf, 1, 2)))
-static char *test_gcsprintf(const char *fmt, ...)
-{
-    static char text[PATH_MAX];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    return text;
-}
 
 /* libxl's log lines of the current case. */
 static char case_log[16384];
@@ -174,43 +90,17 @@ static void log_append(const char *fmt, ...)
     va_end(ap);
 }
 
-__attribute__((format(printf, 5, 6)))
-static void test_log(libxl__gc *gc, int level, uint32_t domid, int errnoval,
-                     const char *fmt, ...)
+/* Kept for the case's verdict: shown only if the case fails (the refusals
+ * the cases provoke are expected, and asserted). */
+static void shim_logged(libxl__gc *gc, int level, uint32_t domid,
+                        const char *line)
 {
     static const char *const names[] = { "debug", "warn", "error" };
-    char text[512];
-    va_list ap;
 
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-
-    if (level == XTL_ERROR) {
-        CTX->n_error++;
-        snprintf(CTX->last_error, sizeof(CTX->last_error), "%s", text);
-    } else if (level == XTL_WARN) {
-        CTX->n_warn++;
-    } else {
-        CTX->n_debug++;
-    }
-
-    /* Kept for the case's verdict: shown only if the case fails (the refusals
-     * the cases provoke are expected, and asserted). */
-    log_append("    libxl: %s: Domain %"PRIu32":%s%s%s\n", names[level], domid,
-               text, errnoval ? ": " : "", errnoval ? strerror(errnoval) : "");
+    (void)gc;
+    log_append("    libxl: %s: Domain %"PRIu32":%s\n", names[level], domid,
+               line);
 }
-
-const char *libxl__secure_getenv(const char *name);
-void *libxl__dlopen_fd(libxl__gc *gc, int fd, const char *path, int flags);
-void libxl__physmap_plugin_unload(libxl__gc *gc);
-int libxl__physmap_plugin_prepare(libxl__gc *gc, uint32_t domid);
-int libxl__physmap_plugin_save(libxl__gc *gc, uint32_t domid,
-                               uint32_t dm_domid, bool *handled_r,
-                               char **buf_r, unsigned int *len_r);
-int libxl__physmap_plugin_restore(libxl__gc *gc, uint32_t domid,
-                                  uint32_t dm_domid, bool *handled_r,
-                                  const char *buf, uint32_t len);
 
 /* libxl builds without -Wextra: the Linux code leaves gc and path unused. */
 #pragma GCC diagnostic push
@@ -881,7 +771,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    free(gc_block);
+    shim_gc_free();
     printf("plugin_loader_test: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
