@@ -8,16 +8,18 @@
 //!    comes from its real file name (`libxenlight.so.4.17.0`) and the Debian package that
 //!    owns it.
 //! 2. **The loader** of `xl-patches/` (`libxl_physmap_plugin.c`): its strings in the
-//!    library's read-only data, and the default plugin path compiled into it (configure's
-//!    `--with-physmap-plugin`, an absolute path ending in `libphysmap_hooks.so.<N>`).
+//!    library's read-only data, which also tell v4 of the series from v3 ([`libxl`]), and
+//!    the default plugin path compiled into it (configure's `--with-physmap-plugin`, an
+//!    absolute path ending in `libphysmap_hooks.so.<N>`).
 //! 3. **The plugin**: `LIBXL_PHYSMAP_PLUGIN` (unless `xl` is setuid, setgid or has file
 //!    capabilities, where libxl ignores it), else the compiled-in default, put through
-//!    exactly the checks of the patch's `physmap_plugin_load()`, in its order and with its
-//!    messages: empty path (built-in code), absolute path, `stat()` (nothing there:
-//!    built-in code), not writable by group or others, owned by root or the effective
-//!    user, `dlopen(RTLD_NOW | RTLD_LOCAL)`, `physmap_abi_version() == 1`, the other four
-//!    functions. Its version (real file name `libphysmap_hooks.so.X.Y.Z`, else its
-//!    package's) is compared with this tool's.
+//!    exactly the checks of v4's `physmap_plugin_load()`, in its order, with its messages
+//!    and return codes: empty path (built-in code), absolute path (else `ERROR_INVAL`),
+//!    `open()` (nothing there: built-in code), `fstat()` of that descriptor: a regular
+//!    file, not writable by group or others, owned by root or the effective user; then
+//!    `dlopen("/proc/self/fd/N", RTLD_NOW | RTLD_LOCAL)` of that very file,
+//!    `physmap_abi_version() == 1`, the other four functions. Its version (real file name
+//!    `libphysmap_hooks.so.X.Y.Z`, else its package's) is compared with this tool's.
 //! 4. **xenstore**: a connection as the library makes it (`xs_open(0)`) and one read; the
 //!    daemon is the peer of the socket (`SO_PEERCRED`), else the one in
 //!    `/run/xenstore.pid`, else a process called `oxenstored` or `xenstored`.
@@ -33,7 +35,7 @@ mod xl;
 
 use dpkg::{dpkg_modified, dpkg_owner};
 use elf::Elf;
-use libxl::{check_plugin, find_loader};
+use libxl::{check_plugin, find_loader, PatchVersion};
 use physmap_hooks::error::Reason;
 use serde::Serialize;
 use std::fs;
@@ -99,6 +101,9 @@ struct LibxenlightJson {
 #[derive(Serialize, Default)]
 struct LoaderJson {
     present: bool,
+    /// The version of xl-patches it was built from, `v4` or `v3`, as its strings tell; null
+    /// when they match neither (or there is no loader).
+    patch_version: Option<&'static str>,
     /// The plugin path compiled in, if one ending in `libphysmap_hooks.so.<N>` is there.
     default_plugin: Option<String>,
 }
@@ -116,6 +121,9 @@ struct PluginJson {
     outcome: Option<&'static str>,
     /// libxl's own message for `builtin` and `refused`.
     problem: Option<String>,
+    /// What libxl returns for `refused`: `ERROR_INVAL` (a path that is not absolute) or
+    /// `ERROR_FAIL`.
+    libxl_error: Option<&'static str>,
     passes_libxl_checks: bool,
     /// What `physmap_abi_version()` returned (only called when libxl would call it).
     abi_version: Option<u32>,
@@ -250,7 +258,23 @@ fn inspect(libxenlight: Option<&str>) -> Result<Report, ToolError> {
         lib.path = Some(real.display().to_string());
         let found_loader = find_loader(data);
         loader.present = found_loader.present;
+        loader.patch_version = found_loader.patch_version.map(PatchVersion::name);
         loader.default_plugin = found_loader.defaults.first().cloned();
+        let lib_name = real.display();
+        match (found_loader.present, found_loader.patch_version) {
+            (false, _) | (true, Some(PatchVersion::V4)) => {}
+            (true, Some(PatchVersion::V3)) => warnings.push(format!(
+                "libxenlight {lib_name} carries v3 of the physmap loader, and the checks here \
+                 are v4's: v3 stat()s the path, then dlopen()s the path rather than the file \
+                 it checked, so it refuses a file that is not regular only when dlopen() \
+                 fails on it (and blocks on a FIFO); it returns ERROR_FAIL for a relative \
+                 path, and words some refusals differently"
+            )),
+            (true, None) => warnings.push(format!(
+                "libxenlight {lib_name} carries a physmap loader that is neither v3 nor v4 of \
+                 xl-patches (its messages differ from both): the checks here are v4's"
+            )),
+        }
         if found_loader.defaults.len() > 1 {
             warnings.push(format!(
                 "{} carries several plugin paths ({}); taking the first as the default",
@@ -398,8 +422,14 @@ fn human(r: &Report) -> String {
             "loader",
             match (r.loader.present, &r.loader.default_plugin) {
                 (false, _) => "none (stock libxl)".to_owned(),
-                (true, Some(d)) => format!("yes, default plugin {d}"),
-                (true, None) => "yes, no default plugin path found".to_owned(),
+                (true, default) => format!(
+                    "yes ({}), {}",
+                    r.loader.patch_version.unwrap_or("version unknown"),
+                    match default {
+                        Some(d) => format!("default plugin {d}"),
+                        None => "no default plugin path found".to_owned(),
+                    }
+                ),
             },
         ));
     }
@@ -420,7 +450,10 @@ fn human(r: &Report) -> String {
                 p.abi_version.unwrap_or_default()
             ),
             (Some("builtin"), Some(problem)) => format!("none apply: {problem}"),
-            (_, Some(problem)) => format!("fail: {problem}"),
+            (_, Some(problem)) => match p.libxl_error {
+                Some(error) => format!("fail ({error}): {problem}"),
+                None => format!("fail: {problem}"),
+            },
             _ => String::new(),
         };
         lines.push(("checks", checks));
