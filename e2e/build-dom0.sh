@@ -2,8 +2,8 @@
 # Builds (or reuses from the cache) the Debian tree that becomes dom0's
 # initramfs: debootstrap minbase plus Xen, its xenstore daemons, QEMU for HVM
 # guests, Debian's kernel and what the two-host test needs (sshd, ssh and
-# scp for `xl migrate GUEST HOST`, iproute2 for the link).  Prints the
-# tree's path.
+# scp for `xl migrate GUEST HOST`, iproute2 for the link, libvirt on Debian
+# 12).  Prints the tree's path.
 #
 #   e2e/build-dom0.sh [bookworm|trixie]      (default: bookworm)
 #
@@ -36,6 +36,10 @@ packages=(
     kmod procps                 # modprobe; ps/pkill for the scenarios
     openssh-server openssh-client iproute2   # the two-host test's link
 )
+# libvirt's libxl driver on the Debian 12 hosts, for the two-host test's
+# virsh save / restore / migrate (Debian 12 has no split virtxend: libvirtd).
+[ "$suite" != bookworm ] ||
+    packages+=(libvirt-daemon libvirt-daemon-driver-xen libvirt-clients)
 keyed=("xen-utils-$xen" "xen-hypervisor-$xen-amd64" qemu-system-xen linux-image-amd64
        seabios openssh-server)
 

@@ -112,9 +112,10 @@ enum Command {
     #[command(
         long_about = "Answers, without a guest and without running xl, whether libxl on this host would load\n\
                       the library: which libxenlight xl loads (found as the dynamic linker finds it) and its\n\
-                      version; whether it carries the physmap loader of xl-patches/ and its default plugin path;\n\
-                      the plugin path libxl would use (LIBXL_PHYSMAP_PLUGIN, else that default) put through\n\
-                      libxl's own checks, and its version against this tool's; which xenstore daemon answers.\n\
+                      version; whether it carries the physmap loader of xl-patches/ (v4, or v3 of the series)\n\
+                      and its default plugin path; the plugin path libxl would use (LIBXL_PHYSMAP_PLUGIN, else\n\
+                      that default) put through the checks of v4's loader, with its messages and return codes,\n\
+                      and its version against this tool's; which xenstore daemon answers.\n\
                       Run it as the user that runs xl (root), in xl's environment.\n\
                       Exit status: 0 the library would run, 1 it would not, 2 usage or the tool's own error.",
         after_help = "Exit status: 0 the library would run, 1 it would not, 2 usage or the tool's own error."
