@@ -36,12 +36,14 @@ packages=(
     kmod procps                 # modprobe; ps/pkill for the scenarios
     openssh-server openssh-client iproute2   # the two-host test's link
 )
-# libvirt's libxl driver on the Debian 12 hosts, for the two-host test's
-# virsh save / restore / migrate (Debian 12 has no split virtxend: libvirtd).
-[ "$suite" != bookworm ] ||
-    packages+=(libvirt-daemon libvirt-daemon-driver-xen libvirt-clients)
 keyed=("xen-utils-$xen" "xen-hypervisor-$xen-amd64" qemu-system-xen linux-image-amd64
        seabios openssh-server)
+# libvirt's libxl driver on the Debian 12 hosts, for the two-host test's
+# virsh save / restore / migrate (Debian 12 has no split virtxend: libvirtd).
+if [ "$suite" = bookworm ]; then
+    packages+=(libvirt-daemon libvirt-daemon-driver-xen libvirt-clients)
+    keyed+=(libvirt-daemon-driver-xen)
+fi
 
 mirror=$(e2e_mirror)
 # The versions the mirror's $suite offers now, from its signed index.
@@ -64,6 +66,8 @@ tree=$E2E_CACHE/dom0-$suite-$key
 required=("boot/xen-$xen-amd64.gz" usr/sbin/xl "usr/lib/xen-$xen/bin/oxenstored"
           "usr/lib/xen-$xen/bin/xenstored" usr/bin/xenstore-ls
           "usr/lib/xen-$xen/boot/hvmloader" usr/sbin/sshd usr/bin/ssh usr/bin/scp)
+[ "$suite" != bookworm ] || required+=(usr/sbin/libvirtd usr/bin/virsh
+    usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_libxl.so)
 valid() {
     [ "$(cat "$1/.e2e-stamp" 2>/dev/null)" = "$key" ] || return 1
     local f

@@ -34,7 +34,7 @@ boots=("$@")
 # (joined by '+': a comma would split QEMU's -initrd list)
 declare -A daemons=([1]=oxenstored+xenstored+oxenstored [2]=xenstored+oxenstored+xenstored)
 for b in "${boots[@]}"; do [ -n "${daemons[$b]:-}" ] || die "unknown boot '$b' (1 or 2)"; done
-scenarios=(0 1 2 3 4 5 6 7 8 9 10)   # e2e/dom0/fleet.sh
+scenarios=(0 1 2 3 4 5 6 7 8 9 10 11)   # e2e/dom0/fleet.sh
 BOOT_TIMEOUT=${PHYSMAP_E2E_FLEET_TIMEOUT:-3600}   # seconds per boot of three hosts
 
 [ "$(id -u)" -eq 0 ] || die "make e2e-fleet needs root (debootstrap, chroot, apt-get)"

@@ -78,7 +78,7 @@ e2e_stage_fixtures() {   # STAGE
     install -m 0755 e2e/dom0/scenarios.sh e2e/dom0/fleet.sh e2e/dom0/hostctl \
         e2e/dom0/fleet-host-setup e2e/dom0/qemu-wrapper e2e/dom0/emulator-record.py \
         e2e/dom0/libxl-probes "$stage/e2e/"
-    install -m 0644 e2e/dom0/lib.sh e2e/dom0/guest.cfg "$stage/e2e/"
+    install -m 0644 e2e/dom0/lib.sh e2e/dom0/guest.cfg e2e/dom0/guest.xml "$stage/e2e/"
     local cflags=(-Wall -Wextra -Werror -std=gnu11 -O2 -shared -fPIC)
     gcc "${cflags[@]}" -o "$stage/e2e/timing-plugin.so" e2e/timing-plugin.c -ldl
     gcc "${cflags[@]}" -DBROKEN_ABI -o "$stage/e2e/broken-abi.so" tests/c/broken_plugin.c

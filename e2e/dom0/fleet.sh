@@ -18,6 +18,7 @@
 set -u
 DAEMON=$E2E_LABEL
 . /e2e/lib.sh
+LIBVIRT_LOG=/var/log/libvirt/libxl/libxl-driver.log
 A=hosta B=hostb C=hostc
 
 # at HOST COMMAND...: a hostctl command on HOST (hosta itself: locally).
@@ -376,6 +377,69 @@ s9() {
     EVIDENCE="$save; xl migrate to hostb exit $RC, guest $ORIG resumed on hosta, hostb left with nothing"
 }
 
+# ---- 10: libvirt --------------------------------------------------------------------------
+# The same guest under libvirt's libxl driver (Debian's libvirtd 9.0) on the
+# patched hosts: virsh save and virsh restore on hosta, then virsh migrate to
+# hostb.  libvirt logs libxl's messages, and so the library's, in its own
+# file (hostctl libvirt-log), as "<time>: physmap: domain N: ...".  The
+# migration is peer-to-peer and tunnelled through libvirt's ssh connection:
+# libvirt's own data connection cannot use a link-local address (the target
+# answers with an IPv6 literal without brackets, which the source cannot
+# parse), and these hosts have no other.
+LV_SAVED="physmap: domain [0-9]+: saved 2 physmap records"
+LV_RESTORED="physmap: domain [0-9]+: restored 2 physmap records"
+virsh_run() {   # NAME ARGS... (virsh on hosta, its output in $W/NAME.log)
+    local name=$1
+    shift
+    run "$name" virsh -k 0 -c xen:///system "$@"
+}
+s10() {
+    kinds $A=patched $B=patched || return 1
+    at $B clean && at $A clean || fail "could not clear the hosts of domains" || return 1
+    local h out
+    for h in $A $B; do
+        out=$(at $h libvirt-start 2>&1) || fail "libvirtd on $h: $out" || return 1
+    done
+    virsh_run lv-create create /e2e/guest.xml
+    [ $RC = 0 ] || fail "virsh create exited $RC" "$LOG" || return 1
+    ORIG=$(domid_of e2e)
+    running "$ORIG" || fail "libvirt's guest $ORIG does not run" "$LOG" || return 1
+    write_record "$ORIG" f0000000 f0000000 800000 vga.vram &&
+        write_record "$ORIG" fc000000 fc000000 10000 vga.rom ||
+        fail "writing the records as QEMU would failed" || return 1
+    UUID=$(at $A uuid e2e)
+    listing "$ORIG" >"$W/fleet.original"
+
+    virsh_run lv-save save e2e "$W/libvirt.save"
+    [ $RC = 0 ] || fail "virsh save exited $RC" "$LOG" "$LIBVIRT_LOG" || return 1
+    [ -z "$(domid_of e2e)" ] || fail "the guest is still there after virsh save" "$LOG" ||
+        return 1
+    expect_lines "$LIBVIRT_LOG" "$LV_SAVED" || return 1
+    local saved_id=$ORIG
+    virsh_run lv-restore restore "$W/libvirt.save"
+    [ $RC = 0 ] || fail "virsh restore exited $RC" "$LOG" "$LIBVIRT_LOG" || return 1
+    ORIG=$(domid_of e2e)
+    [ -n "$ORIG" ] && running "$ORIG" || fail "the restored guest does not run" "$LOG" ||
+        return 1
+    normalize "$ORIG" <"$W/spawn-$ORIG.txt" | cmp -s - "$W/fleet.original" ||
+        fail "nodes at the new QEMU's start differ from the saved ones" "$W/spawn-$ORIG.txt" \
+            "$W/fleet.original" || return 1
+    listing "$ORIG" | cmp -s - "$W/fleet.original" ||
+        fail "the restored guest's nodes differ from the saved ones" || return 1
+    expect_lines "$LIBVIRT_LOG" "$LV_RESTORED" || return 1
+    local local_part="virsh save of domain $saved_id (library: saved 2) and virsh restore as domain $ORIG (library: restored 2, nodes identical at QEMU's start and after)"
+
+    : >"$LIBVIRT_LOG"
+    run_stamped lv-migrate virsh -k 0 -c xen:///system migrate --live --p2p --tunnelled \
+        --verbose e2e "xen+ssh://$B/system?no_tty=1"
+    [ $RC = 0 ] || fail "virsh migrate exited $RC" "$LOG" "$LIBVIRT_LOG" || return 1
+    arrived_on lv-migrate $B || return 1
+    expect_lines "$LIBVIRT_LOG" "$LV_SAVED" || return 1
+    at $B libvirt-log >"$W/libvirt-hostb.log"
+    expect_lines "$W/libvirt-hostb.log" "$LV_RESTORED" || return 1
+    EVIDENCE="$local_part; virsh migrate --p2p --tunnelled to hostb ${SECS} s: $ARRIVED; library: saved 2 in hosta's libvirtd, restored 2 in hostb's"
+}
+
 # ---- run --------------------------------------------------------------------------------
 scenario 0 "set-up: three hosts, ssh, daemons, host verdicts" s0
 if [ "$RESULT" = PASS ]; then
@@ -388,6 +452,7 @@ if [ "$RESULT" = PASS ]; then
     scenario 7 "savefile: patched Debian 12 -> Debian 13" s7
     scenario 8 "timing: stock reference, hooks' own time" s8
     scenario 9 "save refused after suspension: resumed" s9
+    scenario 10 "libvirt: virsh save, restore, migrate" s10
 fi
 settle
 left=
@@ -396,9 +461,9 @@ for h in $A $B $C; do
     [ -z "$l" ] || left="$left $h: $l"
 done
 if [ -z "$left" ]; then
-    echo "E2E-RESULT|$DAEMON|10|clean-up|PASS|only Domain-0 left on hosta, hostb and hostc"
+    echo "E2E-RESULT|$DAEMON|11|clean-up|PASS|only Domain-0 left on hosta, hostb and hostc"
 else
-    echo "E2E-RESULT|$DAEMON|10|clean-up|FAIL|left:$left"
+    echo "E2E-RESULT|$DAEMON|11|clean-up|FAIL|left:$left"
 fi
 ssh $B /e2e/hostctl stop
 ssh $C /e2e/hostctl stop
