@@ -17,6 +17,8 @@
 # each run.
 #
 #   e2e/run-fleet.sh [1] [2]      the boots to run (default: both)
+#   E2E_FLEET_SCENARIOS="N ..."   only these scenarios (set-up and clean-up
+#                                 always run)
 #
 # Boot 1 runs oxenstored on hosta, xenstored on hostb, oxenstored on hostc;
 # boot 2 the other daemon on each, so that every scenario runs with each
@@ -35,6 +37,16 @@ boots=("$@")
 declare -A daemons=([1]=oxenstored+xenstored+oxenstored [2]=xenstored+oxenstored+xenstored)
 for b in "${boots[@]}"; do [ -n "${daemons[$b]:-}" ] || die "unknown boot '$b' (1 or 2)"; done
 scenarios=(0 1 2 3 4 5 6 7 8 9 10 11)   # e2e/dom0/fleet.sh
+# E2E_FLEET_SCENARIOS="6 10": only those (with set-up and clean-up), to work
+# on them; a run so limited is no verdict on the rest.
+only=${E2E_FLEET_SCENARIOS:-}
+if [ -n "$only" ]; then
+    for n in $only; do
+        [[ " ${scenarios[*]} " == *" $n "* ]] && [ "$n" != 0 ] && [ "$n" != 11 ] ||
+            die "E2E_FLEET_SCENARIOS: no scenario '$n' to choose (1-10)"
+    done
+    read -r -a scenarios <<<"0 $only 11"
+fi
 BOOT_TIMEOUT=${PHYSMAP_E2E_FLEET_TIMEOUT:-3600}   # seconds per boot of three hosts
 
 [ "$(id -u)" -eq 0 ] || die "make e2e-fleet needs root (debootstrap, chroot, apt-get)"
@@ -127,7 +139,7 @@ qemu() {
         -nic none "$@" \
         -kernel "$out/xen-$(basename "$tree")" \
         -append "console=com1 com1=115200,8n1 dom0_mem=1280M,max:1280M dom0_max_vcpus=2 loglvl=warning guest_loglvl=warning" \
-        -initrd "$vmlinuz console=hvc0 rdinit=/init quiet loglevel=3 e2e_xenstored=$daemon e2e_host=$host e2e_label=$label e2e_daemons=${daemons[${label#boot}]},$out/$host.cpio" \
+        -initrd "$vmlinuz console=hvc0 rdinit=/init quiet loglevel=3 e2e_xenstored=$daemon e2e_host=$host e2e_label=$label e2e_daemons=${daemons[${label#boot}]} e2e_only=${only// /+},$out/$host.cpio" \
         </dev/null >"$out/$label-$host.qemu.log" 2>&1 &
     QPID=$!
 }
