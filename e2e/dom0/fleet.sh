@@ -396,9 +396,10 @@ virsh_run() {   # NAME ARGS... (virsh on hosta, its output in $W/NAME.log)
 s10() {
     kinds $A=patched $B=patched || return 1
     at $B clean && at $A clean || fail "could not clear the hosts of domains" || return 1
-    local h out
+    local h
     for h in $A $B; do
-        out=$(at $h libvirt-start 2>&1) || fail "libvirtd on $h: $out" || return 1
+        at $h libvirt-start >"$W/libvirt-start-$h.log" 2>&1 ||
+            fail "libvirtd did not start on $h" "$W/libvirt-start-$h.log" || return 1
     done
     virsh_run lv-create create /e2e/guest.xml
     [ $RC = 0 ] || fail "virsh create exited $RC" "$LOG" || return 1
