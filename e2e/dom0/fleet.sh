@@ -61,11 +61,12 @@ kinds() {
 
 # A new guest "e2e" on hosta with the two named records, nothing anywhere
 # else; sets ORIG (its id), UUID and $W/fleet.original (its listing).
-fresh_guest() {
+fresh_guest() {   # [COMMAND that creates it; default: xl create /e2e/guest.cfg]
     at $B clean && at $C clean && at $A clean ||
         fail "could not clear the hosts of domains" || return 1
-    run create xl create /e2e/guest.cfg
-    [ $RC = 0 ] || fail "xl create exited $RC" "$LOG" || return 1
+    [ $# -gt 0 ] || set -- xl create /e2e/guest.cfg
+    run create "$@"
+    [ $RC = 0 ] || fail "$* exited $RC" "$LOG" || return 1
     ORIG=$(domid_of e2e)
     running "$ORIG" || fail "the new guest $ORIG does not run" "$LOG" || return 1
     write_record "$ORIG" f0000000 f0000000 800000 vga.vram &&
@@ -395,21 +396,12 @@ virsh_run() {   # NAME ARGS... (virsh on hosta, its output in $W/NAME.log)
 }
 s10() {
     kinds $A=patched $B=patched || return 1
-    at $B clean && at $A clean || fail "could not clear the hosts of domains" || return 1
     local h
     for h in $A $B; do
         at $h libvirt-start >"$W/libvirt-start-$h.log" 2>&1 ||
             fail "libvirtd did not start on $h" "$W/libvirt-start-$h.log" || return 1
     done
-    virsh_run lv-create create /e2e/guest.xml
-    [ $RC = 0 ] || fail "virsh create exited $RC" "$LOG" || return 1
-    ORIG=$(domid_of e2e)
-    running "$ORIG" || fail "libvirt's guest $ORIG does not run" "$LOG" || return 1
-    write_record "$ORIG" f0000000 f0000000 800000 vga.vram &&
-        write_record "$ORIG" fc000000 fc000000 10000 vga.rom ||
-        fail "writing the records as QEMU would failed" || return 1
-    UUID=$(at $A uuid e2e)
-    listing "$ORIG" >"$W/fleet.original"
+    fresh_guest virsh -k 0 -c xen:///system create /e2e/guest.xml || return 1
 
     virsh_run lv-save save e2e "$W/libvirt.save"
     [ $RC = 0 ] || fail "virsh save exited $RC" "$LOG" "$LIBVIRT_LOG" || return 1
