@@ -36,13 +36,15 @@ boots=("$@")
 # (joined by '+': a comma would split QEMU's -initrd list)
 declare -A daemons=([1]=oxenstored+xenstored+oxenstored [2]=xenstored+oxenstored+xenstored)
 for b in "${boots[@]}"; do [ -n "${daemons[$b]:-}" ] || die "unknown boot '$b' (1 or 2)"; done
-scenarios=(0 1 2 3 4 5 6 7 8 9 10 11)   # e2e/dom0/fleet.sh
+# Scenario 10 (libvirt) runs only when asked for (E2E_FLEET_SCENARIOS=10):
+# libvirtd cannot start on these emulated hosts (e2e/dom0/fleet.sh says why).
+scenarios=(0 1 2 3 4 5 6 7 8 9 11)   # e2e/dom0/fleet.sh
 # E2E_FLEET_SCENARIOS="6 10": only those (with set-up and clean-up), to work
 # on them; a run so limited is no verdict on the rest.
 only=${E2E_FLEET_SCENARIOS:-}
 if [ -n "$only" ]; then
     for n in $only; do
-        [[ " ${scenarios[*]} " == *" $n "* ]] && [ "$n" != 0 ] && [ "$n" != 11 ] ||
+        [[ " ${scenarios[*]} 10 " == *" $n "* ]] && [ "$n" != 0 ] && [ "$n" != 11 ] ||
             die "E2E_FLEET_SCENARIOS: no scenario '$n' to choose (1-10)"
     done
     read -r -a scenarios <<<"0 $only 11"

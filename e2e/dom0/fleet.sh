@@ -387,6 +387,17 @@ s9() {
 # libvirt's own data connection cannot use a link-local address (the target
 # answers with an IPv6 literal without brackets, which the source cannot
 # parse), and these hosts have no other.
+#
+# It runs only when asked for (E2E_FLEET_SCENARIOS=10), because here
+# libvirtd's libxl driver does not start: it must name the host CPU after a
+# model of libvirt's cpu_map whose every feature Xen reports (xl info's
+# hw_caps), among the models libvirt 9.0 allows for a host, and each of those
+# needs SEP or VME, which Xen does not report for the emulated AMD CPU
+# (qemu64 with SVM; hw_caps 178bf3fd:80002001:20100800:00000007; adding
+# +sep to QEMU's -cpu left hw_caps as it was, adding +vme left libvirtd
+# failing the same way): "x86Decode: Cannot find suitable CPU model for
+# given data", and libvirtd exits.  On hardware, or wherever libvirtd
+# starts, the scenario is the test.
 LV_SAVED="physmap: domain [0-9]+: saved 2 physmap records"
 LV_RESTORED="physmap: domain [0-9]+: restored 2 physmap records"
 virsh_run() {   # NAME ARGS... (virsh on hosta, its output in $W/NAME.log)
@@ -435,7 +446,8 @@ s10() {
 
 # Whether scenario N is to run: all unless e2e_only (kernel command line,
 # from E2E_FLEET_SCENARIOS) names some, joined by '+'.
-wanted() { [ -z "${e2e_only:-}" ] || [[ "+$e2e_only+" == *"+$1+"* ]]; }
+wanted() { [ -z "${e2e_only:-}" ] || asked "$1"; }
+asked() { [[ "+${e2e_only:-}+" == *"+$1+"* ]]; }   # named there
 
 # ---- run --------------------------------------------------------------------------------
 scenario 0 "set-up: three hosts, ssh, daemons, host verdicts" s0
@@ -449,7 +461,7 @@ if [ "$RESULT" = PASS ]; then
     wanted 7 && scenario 7 "savefile: patched Debian 12 -> Debian 13" s7
     wanted 8 && scenario 8 "timing: stock reference, hooks' own time" s8
     wanted 9 && scenario 9 "save refused after suspension: resumed" s9
-    wanted 10 && scenario 10 "libvirt: virsh save, restore, migrate" s10
+    asked 10 && scenario 10 "libvirt: virsh save, restore, migrate" s10
 fi
 settle
 left=
