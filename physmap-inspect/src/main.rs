@@ -16,7 +16,7 @@ use physmap_hooks::Section;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Write as _};
 use std::process::ExitCode;
 
 const NAME: &str = "physmap-inspect";
@@ -106,6 +106,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the shell completion script for SHELL, generated from this command line
+    #[command(
+        long_about = "Prints a completion script for SHELL (bash, zsh, fish, elvish or powershell) on standard\n\
+                      output, generated from the same definition as the parser. Debian's package installs\n\
+                      the bash, zsh and fish scripts where those shells look for them."
+    )]
+    Completions {
+        /// The shell to complete for
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// A section format to read: `auto` detects it.
@@ -175,6 +186,7 @@ fn main() -> ExitCode {
             dm_domid,
             json,
         } => xenstore(Domain { domid, dm_domid }, json),
+        Command::Completions { shell } => completions(shell),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -237,6 +249,16 @@ fn one_line(rendered: &str) -> String {
         .collect();
     let line = paragraphs.join("; ");
     line.strip_prefix("error: ").unwrap_or(&line).to_string()
+}
+
+/// The completion script, written whole (clap_complete panics on a failed write, e.g. to a
+/// closed pipe; an error here is the usual message).
+fn completions(shell: clap_complete::Shell) -> Outcome {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), NAME, &mut script);
+    io::stdout()
+        .write_all(&script)
+        .map_err(|e| Failure(format!("standard output: cannot write: {}", Reason(&e))))
 }
 
 fn cannot_read(path: &str, e: &io::Error) -> Failure {
