@@ -256,9 +256,35 @@ fn one_line(rendered: &str) -> String {
 fn completions(shell: clap_complete::Shell) -> Outcome {
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), NAME, &mut script);
+    let mut script = String::from_utf8(script).expect("clap_complete writes UTF-8");
+    if shell == clap_complete::Shell::Bash {
+        script = fix_bash_hyphenated_name(&script);
+    }
     io::stdout()
-        .write_all(&script)
+        .write_all(script.as_bytes())
         .map_err(|e| Failure(format!("standard output: cannot write: {}", Reason(&e))))
+}
+
+/// clap_complete's bash script (4.5 and 4.6, clap-rs/clap#6421) spells the state of a
+/// subcommand of a hyphenated program in two ways: its loop arrives at
+/// `physmap__inspect__subcmd__convert`, its case arms read
+/// `physmap__subcmd__inspect__subcmd__convert`, so nothing after a command completes. The
+/// arms are renamed to the loop's spelling; once clap_complete is fixed this changes nothing.
+fn fix_bash_hyphenated_name(script: &str) -> String {
+    let loop_name = NAME.replace('-', "__");
+    let arm_name = NAME.replace('-', "__subcmd__");
+    script
+        .lines()
+        .map(
+            |line| match line.trim_start().strip_prefix(&format!("{arm_name}__")) {
+                Some(rest) if line.ends_with(')') => {
+                    let indent = &line[..line.len() - line.trim_start().len()];
+                    format!("{indent}{loop_name}__{rest}\n")
+                }
+                _ => format!("{line}\n"),
+            },
+        )
+        .collect()
 }
 
 fn cannot_read(path: &str, e: &io::Error) -> Failure {
