@@ -1,5 +1,5 @@
-//! A real xenstore daemon per test, without a hypervisor: either of the two Debian 12 ships
-//! (4.17), chosen by `XENSTORE_DAEMON` — `xenstored` (C, the default here) or `oxenstored`
+//! A real xenstore daemon per test, without a hypervisor: either of the two Debian ships
+//! (12: Xen 4.17, 13: 4.20; the newest installed), chosen by `XENSTORE_DAEMON` — `xenstored` (C, the default here) or `oxenstored`
 //! (OCaml, what Debian's init script starts when `XENSTORED` is unset).
 //!
 //! Each `Sandbox` runs its own daemon in its own temp dir (`XENSTORED_RUNDIR`), with
@@ -24,8 +24,9 @@ use std::sync::{Mutex, OnceLock};
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const DEFAULT_XENSTORED: &str = "/usr/lib/xen-4.17/bin/xenstored";
-const DEFAULT_OXENSTORED: &str = "/usr/lib/xen-4.17/bin/oxenstored";
+/// Where Debian installs the daemons: `/usr/lib/xen-<version>/bin/` (4.17 on Debian 12,
+/// 4.20 on Debian 13); the newest version installed is the default.
+const XEN_LIB: &str = "/usr/lib";
 /// Debian's configuration of oxenstored: the sandbox starts from it, so that its quotas and
 /// conflict limits are the ones a Debian host runs with.
 const DEBIAN_OXENSTORED_CONF: &str = "/etc/xen/oxenstored.conf";
@@ -157,7 +158,7 @@ impl Sandbox {
         let pidfile = self.dir.join("xenstored.pid");
         match self.daemon {
             Daemon::C => {
-                let mut cmd = Command::new(binary("PHYSMAP_XENSTORED", DEFAULT_XENSTORED));
+                let mut cmd = Command::new(daemon_binary(Daemon::C));
                 // -N: no fork, so the child's pid is the daemon's pid.
                 // -F: pid file inside the sandbox (none is written without -F).
                 // The store lives in memory (default -I on): nothing outside `dir`.
@@ -178,7 +179,7 @@ impl Sandbox {
                 let conf = self.dir.join("oxenstored.conf");
                 fs::write(&conf, oxenstored_conf(&self.dir, &self.options))
                     .expect("write oxenstored.conf");
-                let mut cmd = Command::new(binary("PHYSMAP_OXENSTORED", DEFAULT_OXENSTORED));
+                let mut cmd = Command::new(daemon_binary(Daemon::OCaml));
                 cmd.arg("--no-fork").arg("--config-file").arg(conf);
                 cmd
             }
@@ -423,10 +424,32 @@ pub fn fresh_dir() -> PathBuf {
     dir
 }
 
-fn binary(var: &str, default: &str) -> PathBuf {
-    let p = std::env::var_os(var)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(default));
+/// The binary a sandbox of `daemon` runs: `PHYSMAP_XENSTORED` / `PHYSMAP_OXENSTORED`, or
+/// the daemon of the newest `/usr/lib/xen-<version>/bin/` (Debian's layout).
+pub fn daemon_binary(daemon: Daemon) -> PathBuf {
+    let var = match daemon {
+        Daemon::C => "PHYSMAP_XENSTORED",
+        Daemon::OCaml => "PHYSMAP_OXENSTORED",
+    };
+    let p = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
+        let mut found: Vec<((u32, u32), PathBuf)> = fs::read_dir(XEN_LIB)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let (major, minor) = name.strip_prefix("xen-")?.split_once('.')?;
+                let bin = e.path().join("bin").join(daemon.name());
+                let version = (major.parse().ok()?, minor.parse().ok()?);
+                bin.exists().then_some((version, bin))
+            })
+            .collect();
+        found.sort();
+        found
+            .pop()
+            .map(|(_, bin)| bin)
+            .unwrap_or_else(|| PathBuf::from(format!("{XEN_LIB}/xen-4.17/bin/{}", daemon.name())))
+    });
     assert!(
         p.exists(),
         "{} not found (run scripts/bootstrap.sh)",
