@@ -42,10 +42,11 @@ libxl=$(e2e/build-libxl.sh)
 # they land where the distribution puts them.
 stage=$E2E_OUT/overlay
 rm -rf "$stage"
-version=$(sed -n 's/^physmap-hooks (\([^)]*\)).*/\1/p' debian/changelog | head -n 1)
 install -d "$stage/e2e/debs"
 for p in libphysmap-hooks1 physmap-inspect; do
-    deb=target/debian/${p}_${version}_amd64.deb
+    # make deb's Debian 12 backport (<version>~bpo12+1).
+    deb=$(ls target/debian/bookworm/"${p}"_*_amd64.deb 2>/dev/null | head -n 1)
+    deb=${deb:-target/debian/bookworm/${p}_amd64.deb}
     [ -f "$deb" ] || die "$deb is missing: run make deb (make e2e does)"
     [ "$deb" -nt debian/changelog ] || die "$deb is older than debian/changelog: run make deb"
     install -m 0644 "$deb" "$stage/e2e/debs/"

@@ -64,12 +64,25 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q \
         --no-install-recommends "${missing[@]}"
 fi
-deps=$(perl -MDpkg::Control::Info -MDpkg::Deps -e '
-    my $src = Dpkg::Control::Info->new("debian/control")->get_source;
-    print deps_parse($src->{"Build-Depends"}, build_dep => 1, reduce_arch => 1,
-        reduce_profiles => 1, build_profiles => [grep { length } @ARGV]), "\n"' "$profile")
-echo "== $dist build root: buildd + ${profile:+(profile $profile) }$deps, lintian"
-root=$(scripts/deb-root.sh "$dist" build buildd "$deps" lintian)
+# Build-Depends and Build-Conflicts for this suite's profile, as apt-get satisfy takes them.
+field() {
+    perl -MDpkg::Control::Info -MDpkg::Deps -e '
+        my $src = Dpkg::Control::Info->new("debian/control")->get_source;
+        my $f = $src->{$ARGV[0]} // "";
+        print deps_parse($f, build_dep => 1, reduce_arch => 1, union => ($ARGV[0] =~ /Conflicts/ ? 1 : 0),
+            reduce_profiles => 1, build_profiles => [grep { length } $ARGV[1]]), "\n"' "$1" "$profile"
+}
+deps=$(field Build-Depends)
+conflicts=$(field Build-Conflicts)
+echo "== $dist build root: buildd + ${profile:+(profile $profile) }$deps${conflicts:+, without $conflicts}, lintian"
+root=$(scripts/deb-root.sh "$dist" build buildd "$deps" ${conflicts:+"Conflicts: $conflicts"} lintian)
+if [ -z "$profile" ]; then
+    # Debian's build: the suite's own rustc and cargo packages, nothing that provides them.
+    for t in rustc cargo; do
+        p=$(chroot "$root" dpkg -S "/usr/bin/$t" 2>/dev/null | cut -d: -f1)
+        [ "$p" = "$t" ] || die "the $dist root's /usr/bin/$t comes from '$p', not the $t package"
+    done
+fi
 
 # 2. Source: orig tarballs and build tree.
 rm -rf "$out"

@@ -6,13 +6,13 @@
 #   scripts/deb-root.sh SUITE NAME VARIANT [PACKAGE... | 'DEPENDENCY STRING'...]
 #
 # VARIANT is debootstrap's: buildd (build-essential, what Debian's build daemons start
-# from) or minbase. Each argument after it is given to `apt-get satisfy` (a package, or a
-# dependency string such as debian/control's reduced Build-Depends), which installs it
-# without recommends. The root's apt sources are SUITE, SUITE-updates and SUITE-security
+# from) or minbase. The arguments after it go to one `apt-get satisfy` (without
+# recommends): packages, dependency strings such as debian/control's reduced
+# Build-Depends, and "Conflicts: ..." strings. The root's apt sources are SUITE, SUITE-updates and SUITE-security
 # (no updates/security for sid) on the mirrors the host's apt configuration uses for
 # Debian and its security archive (the only network this uses). Roots live in
 # PHYSMAP_DEB_CACHE (default ~/.cache/physmap-hooks-deb) as SUITE-NAME-KEY, KEY a hash of
-# the architecture, mirrors, suite, variant, the arguments and this script; a newer key
+# the architecture, mirrors, suite, variant, the arguments and the recipe's version; a newer key
 # for the same SUITE-NAME replaces the older root. Callers work on an overlay of it: the
 # cached tree is never changed after it is complete.
 set -euo pipefail
@@ -32,11 +32,17 @@ security=$(awk '$2 ~ /-security$/ && $1 ~ /^https?:/ {print $1; exit}' <<<"$targ
 [ -n "$security" ] || security=${mirror%/debian}/debian-security
 
 sources="deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $suite main"
-if [ "$suite" != sid ] && [ "$suite" != unstable ]; then
+if [ "$suite" = sid ] || [ "$suite" = unstable ]; then
+    # unstable's Release file is valid for a week only; the mirror here serves one that
+    # expired a month ago (its sid is not updated), which apt refuses without this.
+    sources="deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg check-valid-until=no] $mirror $suite main"
+else
     sources+=$'\n'"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $suite-updates main"
     sources+=$'\n'"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $security $suite-security main"
 fi
-key=$({ printf '%s\n' "$arch" "$suite" "$variant" "$sources" "$@"; cat "$0"; } |
+# The recipe's version: raise it when the way a root is made changes.
+recipe=1
+key=$(printf '%s\n' "recipe $recipe" "$arch" "$suite" "$variant" "$sources" "$@" |
     sha256sum | cut -c1-16)
 root=$cache/$suite-$name-$key
 if [ -e "$root/.complete" ]; then
@@ -66,9 +72,7 @@ if ! {
         }
         in_root apt-get -q update
         in_root apt-get -q -y dist-upgrade
-        for dep in "$@"; do
-            in_root apt-get -q -y --no-install-recommends satisfy "$dep"
-        done
+        [ $# -eq 0 ] || in_root apt-get -q -y --no-install-recommends satisfy "$@"
         in_root apt-get clean
     ' bash "$tmp" "$@"
 } >"$log" 2>&1; then
