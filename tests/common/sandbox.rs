@@ -60,6 +60,31 @@ impl Daemon {
             Daemon::OCaml => "oxenstored",
         }
     }
+
+    /// The Xen version of the binary this daemon runs, from Debian's
+    /// `/usr/lib/xen-<major>.<minor>/bin/` (4.17 when the path says nothing).
+    pub fn xen_version(self) -> (u32, u32) {
+        let bin = daemon_binary(self);
+        bin.components()
+            .filter_map(|c| c.as_os_str().to_str()?.strip_prefix("xen-"))
+            .filter_map(|v| {
+                let (major, minor) = v.split_once('.')?;
+                Some((major.parse().ok()?, minor.parse().ok()?))
+            })
+            .next()
+            .unwrap_or((4, 17))
+    }
+
+    /// Whether the path-length limit (`-M`, `quota-path-max`) applies to dom0's socket
+    /// connections. oxenstored: yes (4.17 and 4.20). C xenstored: up to 4.17; from 4.18 on,
+    /// its quotas, the path length included, exempt privileged connections, so nothing
+    /// makes it refuse one of dom0's valid writes.
+    pub fn limits_dom0_paths(self) -> bool {
+        match self {
+            Daemon::C => self.xen_version() < (4, 18),
+            Daemon::OCaml => true,
+        }
+    }
 }
 
 /// Limits and switches of a sandboxed daemon, in terms both daemons understand.
@@ -117,6 +142,28 @@ impl Sandbox {
     }
 
     /// Starts a daemon that logs every request (see [`Sandbox::requests_since`]).
+    /// A sandbox whose daemon refuses dom0's writes of paths longer than `path_max`
+    /// (counted as [`Options::path_max`] says): this run's daemon when it limits dom0's
+    /// paths, else oxenstored (C xenstored 4.18 and later exempt dom0, see
+    /// [`Daemon::limits_dom0_paths`]); the note on stderr says which.
+    pub fn start_path_limited(path_max: u32) -> Sandbox {
+        let options = Options {
+            path_max: Some(path_max),
+            ..Options::default()
+        };
+        let daemon = Daemon::from_env();
+        if daemon.limits_dom0_paths() {
+            Sandbox::launch(daemon, options)
+        } else {
+            eprintln!(
+                "note: {} {:?} does not limit dom0's paths; this test runs on oxenstored",
+                daemon.name(),
+                daemon.xen_version()
+            );
+            Sandbox::launch(Daemon::OCaml, options)
+        }
+    }
+
     pub fn start_traced() -> Sandbox {
         Self::start_with(Options {
             traced: true,
@@ -168,6 +215,10 @@ impl Sandbox {
                 }
                 if let Some(t) = &self.trace {
                     cmd.arg("-T").arg(t);
+                    // 4.18 and later trace requests only with the "io" switch on.
+                    if Daemon::C.xen_version() >= (4, 18) {
+                        cmd.arg("--trace-control=+io");
+                    }
                 }
                 assert!(
                     self.options.max_size.is_none() && !self.options.test_eagain,
@@ -260,7 +311,12 @@ impl Sandbox {
         let text = fs::read_to_string(self.trace_path()).expect("read the request log");
         text.lines()
             .filter(|l| match self.daemon {
-                Daemon::C => l.starts_with("OUT ") && l.contains(" ERROR (EAGAIN"),
+                Daemon::C => {
+                    // 4.18+: `io: OUT(START) ...` and `io: OUT(END) ...` per reply.
+                    let l = l.strip_prefix("io: ").unwrap_or(l);
+                    (l.starts_with("OUT ") || l.starts_with("OUT(START) "))
+                        && l.contains(" ERROR (EAGAIN")
+                }
                 Daemon::OCaml => {
                     let mut words = l.split_whitespace().skip(2);
                     words.next() == Some("error") && words.next() == Some("EAGAIN")
@@ -507,13 +563,17 @@ fn oxenstored_conf(dir: &Path, options: &Options) -> String {
     conf
 }
 
+/// 4.17: `IN 0x55e0... 20240101 12:00:00 WRITE (/a/b value)`; 4.18 and later prefix the
+/// switch and add the domain: `io: IN 0x55e0... (d0) 20240101 12:00:00 WRITE (/a/b value)`.
 fn parse_c_trace(line: &str) -> Option<Request> {
-    let mut fields = line.splitn(5, ' ');
-    if fields.next()? != "IN" {
-        return None;
-    }
-    let conn = fields.next()?.to_string();
-    let request = fields.nth(2)?;
+    let line = line.strip_prefix("io: ").unwrap_or(line);
+    let (conn, rest) = line.strip_prefix("IN ")?.split_once(' ')?;
+    let conn = conn.to_string();
+    let rest = match rest.strip_prefix("(d") {
+        Some(r) => r.split_once(") ")?.1,
+        None => rest,
+    };
+    let request = rest.splitn(3, ' ').nth(2)?;
     let (op, args) = request.split_once(" (")?;
     Some(Request {
         conn,
