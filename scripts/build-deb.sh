@@ -104,9 +104,21 @@ tar -C "$out" -xf "$out/${source}_$upstream.orig.tar.xz"
 cp -a debian "$tree/"
 
 if [ -n "$profile" ]; then
-    echo "== $out/${source}_$upstream.orig-vendor.tar.xz (cargo vendor of Cargo.lock)"
+    # cargo vendor's tarball depends on Cargo.lock alone: made once per Cargo.lock (and
+    # cargo's version) and cached beside the roots, as the tarball of a release would be.
+    cache=${PHYSMAP_DEB_CACHE:-$HOME/.cache/physmap-hooks-deb}
+    vkey=$({ sha256sum <Cargo.lock; "${CARGO:-cargo}" --version; printf '%s\n' "${tar_opts[@]}"; } |
+        sha256sum | cut -c1-16)
+    cached=$cache/orig-vendor-$vkey.tar.xz
     vendor="$out/vendor"
-    "${CARGO:-cargo}" vendor --locked --quiet "$vendor" >/dev/null
+    if [ -s "$cached" ]; then
+        echo "== $out/${source}_$upstream.orig-vendor.tar.xz (cargo vendor of Cargo.lock: cached $cached)"
+        mkdir "$vendor"
+        tar -C "$vendor" --strip-components=1 -xf "$cached"
+    else
+        echo "== $out/${source}_$upstream.orig-vendor.tar.xz (cargo vendor of Cargo.lock)"
+        "${CARGO:-cargo}" vendor --locked --quiet "$vendor" >/dev/null
+    fi
     # Every vendored crate needs its stanza (scripts/deb-copyright-vendor.py).
     for d in "$vendor"/*/; do
         d=$(basename "$d")
@@ -116,7 +128,13 @@ if [ -n "$profile" ]; then
     for f in $(sed -n 's,^Files: vendor/\([^/]*\)/\*$,\1,p' debian/vendor-copyright); do
         [ -d "$vendor/$f" ] || die "debian/vendor-copyright names vendor/$f, which cargo vendor did not write"
     done
-    tar "${tar_opts[@]}" -C "$out" -cf - vendor | xz -T1 -6 >"$out/${source}_$upstream.orig-vendor.tar.xz"
+    if [ ! -s "$cached" ]; then
+        mkdir -p "$cache"
+        tar "${tar_opts[@]}" -C "$out" -cf - vendor | xz -T0 -6 >"$cached.tmp"
+        rm -f "$cache"/orig-vendor-*.tar.xz
+        mv "$cached.tmp" "$cached"
+    fi
+    cp "$cached" "$out/${source}_$upstream.orig-vendor.tar.xz"
     mv "$vendor" "$tree/vendor"
     # The backport's debian/: the vendored crates' Files stanzas after the tree's own,
     # their licences after those (debian/vendor-copyright holds both, in that order).

@@ -67,13 +67,19 @@ for d in xenstored oxenstored; do
     echo "== $bin ($(dpkg-query -W -f='${Package} ${Version}' "$(dpkg -S "$bin" | cut -d: -f1)"))"
     while read -r t; do
         name=$(basename "$t" | sed 's/-[0-9a-f]*$//')
-        if XENSTORE_DAEMON=$d "$t" --test-threads=2 >"$work/$name.$d.log" 2>&1; then
-            echo "$name on $d: $(grep '^test result' "$work/$name.$d.log" | tail -n 1)"
+        rc=0
+        XENSTORE_DAEMON=$d "$t" --test-threads=2 >"$work/$name.$d.log" 2>&1 || rc=$?
+        result=$(grep '^test result' "$work/$name.$d.log" | tail -n 1)
+        p=$(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1/p' <<<"$result")
+        f=$(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\2/p' <<<"$result")
+        # A program that died before its summary counts as one failure.
+        [ "$rc" -eq 0 ] || [ "${f:-0}" -gt 0 ] || f=1
+        passed=$((passed + ${p:-0})) failed=$((failed + ${f:-0}))
+        if [ "$rc" -eq 0 ]; then
+            echo "$name on $d: $result"
         else
-            echo "$name on $d: FAILED"; cat "$work/$name.$d.log"; failed=$((failed + 1))
+            echo "$name on $d: FAILED (exit $rc)"; grep -v ' \.\.\. ok$' "$work/$name.$d.log"
         fi
-        n=$(sed -n 's/^test result: .* \([0-9]*\) passed; \([0-9]*\) failed.*/\1 \2/p' "$work/$name.$d.log" | tail -n 1)
-        passed=$((passed + ${n%% *}))
     done <"$list"
     dir=$(mktemp -d)
     env=$(XENSTORE_DAEMON=$d XENSTORED=$bin OXENSTORED=$bin SHIM=$work/shim.so \
@@ -87,7 +93,7 @@ for d in xenstored oxenstored; do
     XENSTORE_DAEMON=$d tests/sandbox/xenstored-sandbox.sh stop "$dir" >/dev/null
     unset XENSTORED_PATH
 done
-echo "$passed passed, $failed failed (test programs failed: $failed)"
+echo "daemons of $(ls -d /usr/lib/xen-*/ | xargs -n1 basename | tr '\n' ' ')(tests and abi_test programs): $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
 RUN
 chmod +x "$work/run.sh"
