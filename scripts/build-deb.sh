@@ -157,8 +157,8 @@ unshare -n true 2>/dev/null || die "cannot create a network namespace (unshare -
 # The namespace has only a loopback interface, down. The top of build.log shows that, and
 # that the Debian mirror, which answers from here (checked just before), does not answer
 # from inside; the build stops if either is not so.
-host=$(sed -n 's,^deb [^ ]* *\(https\?://\)\?\([^/ ]*\).*,\2,p' "$root/etc/apt/sources.list" | head -n 1)
-addr=$(getent ahostsv4 "$host" | awk 'NR == 1 {print $1}')
+host=$(grep -o 'https\?://[^/ ]*' "$root/etc/apt/sources.list" | head -n 1 | cut -d/ -f3)
+addr=$(getent ahostsv4 "$host" | awk 'NR == 1 {print $1}' || true)
 probe="exec 3<>/dev/tcp/${addr:-0.0.0.0}/80"
 if [ -n "$addr" ] && timeout 5 bash -c "$probe" 2>/dev/null; then
     outside="$host ($addr:80) answers outside the build namespace"
