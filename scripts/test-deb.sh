@@ -137,10 +137,13 @@ echo "make test-deb: install test passed in $(( $(date +%s) - start )) s"
 # 2. autopkgtest, chroot backend, on a fresh overlay of the root.
 command -v autopkgtest >/dev/null || DEBIAN_FRONTEND=noninteractive \
     apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends autopkgtest
+# The source package, unpacked here (the root has no dpkg-dev, which autopkgtest would
+# otherwise install into it each time to unpack the .dsc).
 dsc=$(ls "$out"/*.dsc)
+dpkg-source --no-check -x "$dsc" "$work/source" >/dev/null
 rm -rf "$work/upper" "$work/ovl" "$work/merged" "$out/autopkgtest"
 mkdir -p "$work/upper" "$work/ovl" "$work/merged"
-echo "== autopkgtest ${debs[*]##*/} ${dsc##*/} -- chroot (a copy of the $suite root)"
+echo "== autopkgtest ${debs[*]##*/} (source: ${dsc##*/}) -- chroot (a copy of the $suite root)"
 a_start=$(date +%s)
 rc=0
 unshare --mount --propagation private -- bash -c '
@@ -152,7 +155,7 @@ unshare --mount --propagation private -- bash -c '
     mount -t tmpfs tmpfs "$m/tmp"
     cp /etc/resolv.conf "$m/etc/resolv.conf"
     nice -n 10 autopkgtest --output-dir "$out/autopkgtest" --no-built-binaries "$@" -- chroot "$m"
-' bash "$root" "$work" "$PWD/$out" "${debs[@]}" "$dsc" >"$out/autopkgtest.log" 2>&1 || rc=$?
+' bash "$root" "$work" "$PWD/$out" "${debs[@]}" "$work/source/" >"$out/autopkgtest.log" 2>&1 || rc=$?
 sed -n '/^[a-z-]* *\(PASS\|FAIL\|SKIP\|FLAKY\)/p' "$out/autopkgtest/summary" 2>/dev/null || true
 grep -h -E '^(abi_test|physmap-inspect|library|completions|xenstore-daemons|FAIL)' \
     "$out"/autopkgtest/*-stdout 2>/dev/null || true
