@@ -197,7 +197,7 @@ if ! OUTSIDE="$outside" PROBE="$probe" unshare --net --mount --propagation priva
     tail -n 40 "$out/build.log" >&2
     die "dpkg-buildpackage failed; see $out/build.log"
 fi
-head -n 4 "$out/build.log"
+head -n 3 "$out/build.log"
 sed -n '/^toolchain: /p' "$out/build.log"
 echo "built in $((SECONDS - build_start)) s:"
 (cd "$out" && ls -1 -- *.dsc *.deb *.changes)
