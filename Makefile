@@ -5,8 +5,10 @@
 #   make check    every test (installs missing Debian packages first)
 #   make install  PREFIX=/usr/local DESTDIR= LIBDIR=$(PREFIX)/lib
 #   make e2e      real xl save/restore/migrate under Xen in QEMU (root; see README)
-#   make deb      Debian source and binary packages in target/debian/ (root; see README)
-#   make test-deb installs those into a throw-away Debian 12 root and removes them
+#   make deb      Debian source and binary packages in target/debian/DIST/ (root; see
+#                 README; DIST=bookworm|trixie|sid, default the host's)
+#   make test-deb installs those into a throw-away root of DIST and removes them, then
+#                 runs their autopkgtests there
 #   make check-deb  make deb, then make test-deb
 #
 # Both `demo` and `check` run scripts/bootstrap.sh, which installs the Debian 12
@@ -52,7 +54,7 @@ REALNAME := $(LIBNAME).$(VERSION)
 	test-rust test-c test-loader test-install fuzz bench demo install uninstall \
 	check-patches e2e e2e-fleet build-domain-checks lint-domain-checks check-xenctrl-linkage \
 	test-domain-checks test-valgrind-concurrency test-demo test-target-dir deb test-deb \
-	check-deb
+	check-deb check-daemons-trixie check-deb-suites test-xen-deb-version
 
 all: build
 
@@ -376,21 +378,42 @@ uninstall:
 		$(DESTDIR)$(BINDIR)/physmap-inspect \
 		$(DESTDIR)$(MANDIR)/man1/physmap-inspect.1
 
-## The Debian packages (debian/): orig tarballs (the tree, and `cargo vendor` of Cargo.lock),
-## then `dpkg-buildpackage -us -uc` offline (unshare -n) with Debian's rustc-web, then
-## lintian; everything under target/debian/. See scripts/build-deb.sh.
+## The Debian packages (debian/) of one suite, DIST=bookworm|trixie|sid (default: the
+## host's), built in a clean cached `debootstrap --variant=buildd` root of that suite,
+## offline (unshare -n): trixie and sid with their own rustc/cargo and librust-*-dev crates,
+## bookworm as a backport (build profile pkg.physmap-hooks.vendored: rustc-web and the
+## crates of Cargo.lock, vendored); then that suite's lintian. Everything goes to
+## target/debian/DIST/. See scripts/build-deb.sh.
+DIST ?=
 deb:
-	scripts/build-deb.sh
+	scripts/build-deb.sh $(DIST)
 
-## Installs the three packages of `make deb` into a throw-away Debian 12 root (debootstrap,
-## cached), checks every file and pkg-config there, then purges them and checks that
-## nothing is left. See scripts/test-deb.sh.
+## Installs the three packages of `make deb` into a throw-away root of the suite and purges
+## them (nothing may be left), then runs their autopkgtests (debian/tests) with
+## `autopkgtest -- chroot` on another. See scripts/test-deb.sh.
 test-deb:
-	scripts/test-deb.sh
+	scripts/test-deb.sh $(DIST)
 
-## Both, in order (not part of `make check`: root, network for the vendoring, minutes).
 check-deb: deb
-	scripts/test-deb.sh
+	scripts/test-deb.sh $(DIST)
+
+## make check's xenstore-facing tests (and abi_test) against another suite's daemons:
+## trixie's Xen 4.20 xenstored and oxenstored, in a cached trixie root.
+## See scripts/test-debian-daemons.sh.
+check-daemons-trixie:
+	scripts/test-debian-daemons.sh trixie
+
+## scripts/build-patched-xen-deb.sh never builds a Xen older than the host's: its version
+## choice on made-up dpkg databases, and the message when the source is not served.
+test-xen-deb-version:
+	scripts/test-build-patched-xen-deb.sh
+
+## What CI runs of the above: Debian 12 (the host; make e2e installs these packages) and
+## Debian 13, then make check's daemon tests on Debian 13's daemons.
+check-deb-suites: test-xen-deb-version
+	$(MAKE) --no-print-directory check-deb DIST=bookworm
+	$(MAKE) --no-print-directory check-deb DIST=trixie
+	$(MAKE) --no-print-directory check-daemons-trixie
 
 ## Each decoder's fuzz target for FUZZ_SECONDS (cargo-fuzz on stable, see fuzz/README.md).
 FUZZ_SECONDS ?= 60
@@ -453,7 +476,7 @@ test-demo: build
 ## booted in QEMU, with libxl built from Debian's source plus xl-patches/4.17 and this
 ## library's packages (make deb) installed in dom0, once per xenstore daemon
 ## (E2E_DAEMONS="oxenstored xenstored"). Results: target/e2e/. `make -o deb e2e` uses the
-## packages already in target/debian/.
+## packages already in target/debian/bookworm/.
 E2E_DAEMONS ?= oxenstored xenstored
 e2e: bootstrap deb
 	e2e/run.sh $(E2E_DAEMONS)
@@ -465,6 +488,11 @@ e2e: bootstrap deb
 E2E_FLEET_BOOTS ?= 1 2
 e2e-fleet: bootstrap deb
 	e2e/run-fleet.sh $(E2E_FLEET_BOOTS)
+
+## Every e2e host installs make deb's Debian 12 backport (e2e/stage.sh reads
+## target/debian/bookworm/), whatever the suite of the machine that runs the test: the
+## `deb` they depend on is built with DIST=bookworm (a DIST on the command line wins).
+e2e e2e-fleet: DIST = bookworm
 
 ## make demo with cargo's builds elsewhere (CARGO_TARGET_DIR, as many Rust users set it):
 ## the Makefile and the scripts take the library and the tool from there.

@@ -2,16 +2,20 @@
 # e2e/run-fleet.sh (two-host test).  Sourced after common.sh, from the
 # top of the tree; each function fills the overlay directory STAGE.
 
-# The library and physmap-inspect as Debian packages (make deb; the
-# Makefile's e2e targets build them first), in STAGE/e2e/debs: dom0 installs
-# them with dpkg -i, so they land where the distribution puts them.
+# The library and physmap-inspect as Debian packages, in STAGE/e2e/debs:
+# dom0 installs them with dpkg -i, so they land where the distribution puts
+# them.  Every host gets make deb's Debian 12 backport (DIST=bookworm, into
+# target/debian/bookworm/, version <changelog's>~bpo12+1 as
+# scripts/build-deb.sh names it; the Makefile's e2e targets build it first):
+# the Debian 12 hosts' own, and the one the Debian 13 host of the fleet
+# installs physmap-inspect from.
 e2e_stage_debs() {   # STAGE
-    local stage=$1 version p deb
-    version=$(sed -n 's/^physmap-hooks (\([^)]*\)).*/\1/p' debian/changelog | head -n 1)
+    local stage=$1 dir=target/debian/bookworm version p deb
+    version=$(sed -n 's/^physmap-hooks (\([^)]*\)).*/\1/p' debian/changelog | head -n 1)~bpo12+1
     install -d "$stage/e2e/debs"
     for p in libphysmap-hooks1 physmap-inspect; do
-        deb=target/debian/${p}_${version}_amd64.deb
-        [ -f "$deb" ] || die "$deb is missing: run make deb (make e2e does)"
+        deb=$dir/${p}_${version}_amd64.deb
+        [ -f "$deb" ] || die "$deb is missing: run make deb DIST=bookworm (make e2e does)"
         [ "$deb" -nt debian/changelog ] || die "$deb is older than debian/changelog: run make deb"
         install -m 0644 "$deb" "$stage/e2e/debs/"
     done

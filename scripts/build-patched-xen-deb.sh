@@ -4,17 +4,28 @@
 # /usr/lib/<multiarch>/. These are the steps of xl-patches/README.md ("Debian"), written
 # out. Run as root on Debian 12.
 #
-#   scripts/build-patched-xen-deb.sh [--prepare-only] [WORKDIR]
+#   scripts/build-patched-xen-deb.sh [--check-only | --prepare-only] [WORKDIR]
 #
 # WORKDIR (default target/xen-deb) receives the source package, the patched tree
 # xen-<version>/ and, after the build, the .debs (../*.deb of the tree) and build.log.
 # --prepare-only stops before the build: download, patch, changelog entry.
 #
+# The version: never one that would downgrade the host. By default the script builds the
+# version of Xen the host runs (the newest version installed of any package built from
+# the xen source), or, with no Xen installed, the newest its apt sources offer
+# (XEN_SUITE, default bookworm, with its -updates and -security suites). XEN_VERSION
+# chooses another, which must not be older than what is installed: the result,
+# <version>+physmap1, replaces the host's packages, and an older libxenmisc4.17 would
+# break the newer xen-utils-4.17 that depends on its own version (or take the host
+# back below a security release). The script refuses before downloading anything.
+# `--check-only` stops after choosing the version. XEN_DPKG_ADMINDIR reads another dpkg
+# database than the host's (the tests use a made-up one).
+#
 # The source comes from the host's own Debian mirror through a private apt configuration
 # (deb and deb-src lines in WORKDIR/apt), so the host's apt setup is not changed; apt
-# checks the files against the signed indexes. XEN_VERSION (default
-# 4.17.5+72-g01140da4e8-1) is the bookworm version whose source the mirror serves: the
-# newer bookworm-security one (4.17.7+13-g2445b30a44-0+deb12u1) answered 404 here.
+# checks the files against the signed indexes. When the mirror does not serve that
+# version's source (bookworm-security's 4.17.7+13-g2445b30a44-0+deb12u1 answered 404
+# here), the script stops and says what to do instead.
 #
 # The build runs as Debian's build daemons run it: in a clean root (`debootstrap
 # --variant=buildd`, build-essential and nothing else) into which `apt-get build-dep`
@@ -31,14 +42,51 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 
-prepare_only=
-if [ "${1:-}" = --prepare-only ]; then prepare_only=y; shift; fi
+prepare_only= check_only=
+case ${1:-} in
+--prepare-only) prepare_only=y; shift ;;
+--check-only) check_only=y; shift ;;
+esac
 work=${1:-target/xen-deb}
-version=${XEN_VERSION:-4.17.5+72-g01140da4e8-1}
 suite=${XEN_SUITE:-bookworm}
 series=$top/xl-patches/4.17
 log() { echo "== $*"; }
 die() { echo "build-patched-xen-deb: $*" >&2; exit 1; }
+
+# 0. The version to build, and the refusal to build one older than the host's.
+admindir=${XEN_DPKG_ADMINDIR:-/var/lib/dpkg}
+# Every installed package built from the xen source, with its version: "version package".
+installed=$(dpkg-query --admindir="$admindir" -W \
+        -f='${db:Status-Status} ${source:Package} ${Version} ${Package}\n' 2>/dev/null |
+    awk '$1 == "installed" && $2 == "xen" {print $3, $4}' | sort -V -k1,1 || true)
+newest_installed=$(tail -n 1 <<<"$installed" | cut -d' ' -f1)
+if [ -n "${XEN_VERSION:-}" ]; then
+    version=$XEN_VERSION
+    why="XEN_VERSION"
+elif [ -n "$newest_installed" ]; then
+    version=$newest_installed
+    why="what this host runs, e.g. $(tail -n 1 <<<"$installed" | cut -d' ' -f2)"
+else
+    version=$(apt-cache policy libxenmisc4.17 2>/dev/null | sed -n 's/^ *Candidate: //p')
+    [ -n "$version" ] && [ "$version" != "(none)" ] ||
+        die "no Xen installed and no libxenmisc4.17 in the host's apt sources: set XEN_VERSION"
+    why="the newest libxenmisc4.17 of the host's apt sources (no Xen installed)"
+fi
+if [ -n "$newest_installed" ] && dpkg --compare-versions "$version+physmap1" lt "$newest_installed"; then
+    older=$(while read -r iv ip; do
+            if dpkg --compare-versions "$version+physmap1" lt "$iv"; then echo "  $ip $iv"; fi
+        done <<<"$installed")
+    die "refusing to build xen $version+physmap1: it is older than the Xen installed here:
+$older
+Installing it would downgrade these packages (xen-utils-4.17 depends on the libxenmisc4.17
+of its own version: dpkg would leave the toolstack broken) and take the host below the
+security release it runs. Build the version installed ($newest_installed): unset
+XEN_VERSION, or set it to that version or a newer one."
+fi
+log "xen $version ($why); the patched packages will be $version+physmap1"
+if [ -n "$check_only" ]; then
+    exit 0
+fi
 
 [ "$(id -u)" -eq 0 ] || die "run as root (debootstrap, chroot, package installs)"
 missing=()
@@ -53,21 +101,49 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # 1. apt-get source xen, through a private apt configuration.
-mirror=$(apt-get indextargets --format '$(SITE) $(RELEASE) $(COMPONENT)' \
-        'Identifier: Packages' | awk -v s="$suite" '$2 == s && $3 == "main" {print $1; exit}')
+targets=$(apt-get indextargets --format '$(SITE) $(RELEASE) $(COMPONENT)' 'Identifier: Packages')
+mirror=$(awk -v s="$suite" '$2 == s && $3 == "main" {print $1; exit}' <<<"$targets")
+security=$(awk -v s="$suite-security" '$2 == s && $3 == "main" {print $1; exit}' <<<"$targets")
 [ -n "$mirror" ] || die "no '$suite main' in the host's apt sources"
 mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial"
 work=$(cd "$work" && pwd)
 for type in deb deb-src; do
     echo "$type [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $suite main"
+    echo "$type [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $suite-updates main"
+    [ -z "$security" ] ||
+        echo "$type [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $security $suite-security main"
 done >"$work/apt/sources.list"
 apt_opts=(-o "Dir::Etc::SourceList=$work/apt/sources.list" -o Dir::Etc::SourceParts=/nonexistent
           -o "Dir::State::Lists=$work/apt/lists" -o "Dir::Cache=$work/apt/cache"
           -o Debug::NoLocking=1 -o APT::Sandbox::User=root -q)
-log "apt-get source xen=$version (deb-src $mirror $suite main)"
+log "apt-get source xen=$version (deb-src $mirror $suite main, -updates${security:+, $security $suite-security})"
 apt-get "${apt_opts[@]}" -qq update
 rm -rf "$work"/xen-*/
-(cd "$work" && apt-get "${apt_opts[@]}" source "xen=$version")
+if [ -n "${XEN_SOURCE_TREE:-}" ]; then
+    # A source tree unpacked elsewhere (dpkg-source -x), of exactly this version.
+    got=$(dpkg-parsechangelog -l "$XEN_SOURCE_TREE/debian/changelog" -S Version 2>/dev/null) ||
+        die "XEN_SOURCE_TREE=$XEN_SOURCE_TREE has no debian/changelog"
+    [ "$got" = "$version" ] || die "XEN_SOURCE_TREE=$XEN_SOURCE_TREE is xen $got, not $version"
+    log "using the source tree $XEN_SOURCE_TREE (xen $got)"
+    cp -a "$XEN_SOURCE_TREE" "$work/xen-${version%-*}"
+elif ! (cd "$work" && apt-get "${apt_opts[@]}" source "xen=$version") >"$work/source.log" 2>&1; then
+    cat "$work/source.log" >&2
+    if grep -q "Unable to find a source package\|Can not find version" "$work/source.log"; then
+        what="none of the host's Debian mirrors lists the source of xen $version"
+    else
+        what="the mirror lists the source of xen $version but did not serve it"
+    fi
+    die "$what.
+Building another version is not a way out: an older one would downgrade this host (see
+above), and a newer one would not match the Xen libraries installed beside the patched
+libxenlight. Instead:
+  * fetch xen_$version.dsc and the files it names from a place that has them (another
+    Debian mirror, or snapshot.debian.org: /package/xen/$version/), unpack them with
+    \`dpkg-source -x xen_$version.dsc DIR\` (it checks their checksums; the signature
+    needs debian-keyring), and run this script again with XEN_SOURCE_TREE=DIR; or
+  * build on a host, VM or root whose Xen is a version the mirror serves the source of
+    (bookworm's 4.17.5+72-g01140da4e8-1 here; make e2e does that in its own dom0)."
+fi
 tree=$(ls -d "$work"/xen-*/ | head -n 1)
 [ -d "$tree" ] || die "apt-get source did not unpack a tree"
 cd "$tree"
@@ -173,4 +249,5 @@ for deb in "$work"/*.deb; do
 done
 [ "$differ" -eq 0 ] || die "the rebuilt packages' dependencies differ from Debian's"
 echo "Depends: every package depends on the same packages as the archive's $base_version"
-echo "Install the patched libxenlight with: dpkg -i $work/libxenmisc4.17_*+physmap*.deb"
+echo "Install the patched libxenlight (an upgrade of the host's $version) with:"
+echo "  apt-get install $work/libxenmisc4.17_${version#*:}+physmap1_$arch.deb"

@@ -13,10 +13,10 @@ import tomllib
 
 # The crates whose code ends up in the binary packages (on Linux): `cargo tree --workspace
 # -e normal,no-proc-macro --target x86_64-unknown-linux-gnu` (the proc-macro crates only
-# run at build time). clap, clap_builder, clap_lex, strsim, serde, serde_core, serde_json,
+# run at build time). clap, clap_builder, clap_complete, clap_lex, strsim, serde, serde_core, serde_json,
 # itoa, memchr and zmij are physmap-inspect's only; the library has the others.
 IN_BINARIES = {
-    "anstream", "anstyle", "anstyle-parse", "anstyle-query", "clap", "clap_builder",
+    "anstream", "anstyle", "anstyle-parse", "anstyle-query", "clap", "clap_builder", "clap_complete",
     "clap_lex", "colorchoice", "env_filter", "env_logger", "is_terminal_polyfill", "itoa",
     "libc", "log", "memchr", "serde", "serde_core", "serde_json", "strsim", "thiserror",
     "utf8parse", "zmij",

@@ -1,22 +1,29 @@
 #!/bin/bash
-# make test-deb: installs the three packages of `make deb` (target/debian/) into a
-# throw-away Debian 12 root, checks that every file lands where a patched libxl and a
-# C program look for it and works there, then purges them and checks that the root is
-# as it was. Needs root (chroot); run `make deb` first.
+# make test-deb [DIST=bookworm|trixie|sid]: tests the packages of `make deb DIST=...`
+# (target/debian/DIST/) in a throw-away root of that suite, in two parts:
 #
-# The root: `debootstrap --variant=minbase bookworm` from the host's own Debian mirror,
-# with the packages' run-time dependencies (bookworm's libxenstore4 and libxentoollog1,
-# as in e2e's dom0) and pkg-config; cached under ~/.cache/physmap-hooks-deb/
-# (PHYSMAP_DEB_CACHE), keyed by the suite, the mirror and the package list. Each run works on an
-# overlay of it (or a copy where overlayfs is not available) in a private mount
-# namespace: the cached tree is never changed and nothing stays mounted.
+#  1. the install test: installs the three packages with dpkg -i, checks that every file
+#     lands where a patched libxl and a C program look for it and works there, then purges
+#     them and checks that the root is as it was;
+#  2. the package's autopkgtests (debian/tests/control), run by `autopkgtest` with its
+#     chroot backend on another throw-away copy of the root, as Debian's CI runs them:
+#     the installed library and physmap-inspect against the suite's real xenstore daemons,
+#     and the installed files (man page, completions).
+#
+# The root: `debootstrap --variant=minbase DIST` from the host's own mirror with the
+# packages' run-time dependencies and the tests' Depends (the suite's Xen daemons,
+# libxen-dev, gcc, ...), made once by scripts/deb-root.sh and cached under
+# ~/.cache/physmap-hooks-deb (PHYSMAP_DEB_CACHE), keyed by its content. Each part works on
+# an overlay of it in a private mount namespace: the cached tree is never changed and
+# nothing stays mounted. Needs root; run `make deb DIST=...` first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-out=target/debian
-suite=bookworm
-cache=${PHYSMAP_DEB_CACHE:-$HOME/.cache/physmap-hooks-deb}
-extra=(pkg-config libxenstore4 libxentoollog1)
+dist=${1:-${DIST:-}}
+[ -n "$dist" ] || dist=$(. /etc/os-release && echo "${VERSION_CODENAME:-sid}")
+[ "$dist" = unstable ] && dist=sid
+out=target/debian/$dist
+suite=$dist
 arch=$(dpkg --print-architecture)
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 libdir=/usr/lib/$multiarch
@@ -30,30 +37,7 @@ for p in libphysmap-hooks1 libphysmap-hooks-dev physmap-inspect; do
     debs+=("$f")
 done
 
-mirror=$(apt-get indextargets --format '$(SITE) $(RELEASE)' 'Identifier: Packages' |
-    awk -v s="$suite" '$2 == s && $1 ~ /^https?:/ {print $1; exit}')
-[ -n "$mirror" ] || { echo "make test-deb: no $suite mirror in the host's apt sources" >&2; exit 1; }
-key=$(printf '%s\n' "debootstrap minbase" "$arch" "$mirror" "$suite" "${extra[*]}" |
-    sha256sum | cut -c1-16)
-root=$cache/root-$key
-if [ ! -e "$root/.complete" ]; then
-    echo "== debootstrap --variant=minbase $suite from $mirror into $root (once)"
-    rm -rf "$cache"/root-*
-    mkdir -p "$cache"
-    tmp=$cache/tmp-$key
-    rm -rf "$tmp"
-    include=$(IFS=,; echo "${extra[*]}")
-    if ! unshare --mount --propagation private -- nice -n 10 debootstrap \
-        --variant=minbase --arch="$arch" --include="$include" \
-        "$suite" "$tmp" "$mirror" >"$cache/debootstrap.log" 2>&1; then
-        tail -n 20 "$cache/debootstrap.log" >&2
-        echo "make test-deb: debootstrap failed; see $cache/debootstrap.log" >&2
-        exit 1
-    fi
-    rm -f "$tmp"/var/cache/apt/archives/*.deb
-    touch "$tmp/.complete"
-    mv "$tmp" "$root"
-fi
+root=$(scripts/deb-test-root.sh "$suite")
 
 # The test programs are built here against the packaged header (gcc is not in the root):
 # the pkg-config program links the library by its soname; the other dlopen()s libxl's
@@ -94,6 +78,9 @@ lib=$libdir/libphysmap_hooks.so.1
 [ "\$(readlink $libdir/libphysmap_hooks.so)" = libphysmap_hooks.so.1 ] || fail ".so link"
 for f in /usr/include/physmap_hooks.h $libdir/pkgconfig/physmap-hooks.pc \\
     /usr/bin/physmap-inspect /usr/share/man/man1/physmap-inspect.1.gz \\
+    /usr/share/bash-completion/completions/physmap-inspect \\
+    /usr/share/zsh/vendor-completions/_physmap-inspect \\
+    /usr/share/fish/vendor_completions.d/physmap-inspect.fish \\
     /usr/share/doc/libphysmap-hooks1/copyright; do
     [ -f "\$f" ] || fail "missing \$f"
 done
@@ -101,7 +88,7 @@ done
 ldconfig -p | grep -q "libphysmap_hooks.so.1 .*=> \\(/usr\\)\\?/lib/$multiarch/libphysmap_hooks.so.1\$" ||
     fail "not in ld.so.cache"
 echo "files: \$lib -> libphysmap_hooks.so.1.0.0 (in ld.so.cache), .so link, header," \\
-    "pkg-config file, physmap-inspect and its man page"
+    "pkg-config file, physmap-inspect, its man page and bash/zsh/fish completions"
 
 # pkg-config, and a program built with its flags, run here.
 [ "\$(pkg-config --modversion physmap-hooks)" = 1.0.0 ] || fail "pkg-config --modversion"
@@ -145,4 +132,38 @@ unshare --mount --propagation private -- bash -c '
     chroot "$work/merged" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
         /tmp/debs/test.sh
 ' bash "$root" "$work"
-echo "make test-deb: passed in $(( $(date +%s) - start )) s"
+echo "make test-deb: install test passed in $(( $(date +%s) - start )) s"
+
+# 2. autopkgtest, chroot backend, on a fresh overlay of the root.
+command -v autopkgtest >/dev/null || DEBIAN_FRONTEND=noninteractive \
+    apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends autopkgtest
+# The source package, unpacked here (the root has no dpkg-dev, which autopkgtest would
+# otherwise install into it each time to unpack the .dsc).
+dsc=$(ls "$out"/*.dsc)
+dpkg-source --no-check -x "$dsc" "$work/source" >/dev/null
+rm -rf "$work/upper" "$work/ovl" "$work/merged" "$out/autopkgtest"
+mkdir -p "$work/upper" "$work/ovl" "$work/merged"
+echo "== autopkgtest ${debs[*]##*/} (source: ${dsc##*/}) -- chroot (a copy of the $suite root)"
+a_start=$(date +%s)
+rc=0
+unshare --mount --propagation private -- bash -c '
+    set -e
+    root=$1 work=$2 out=$3; shift 3
+    m=$work/merged
+    mount -t overlay overlay -o "lowerdir=$root,upperdir=$work/upper,workdir=$work/ovl" "$m"
+    mount -t proc proc "$m/proc"
+    mount -t tmpfs tmpfs "$m/tmp"
+    cp /etc/resolv.conf "$m/etc/resolv.conf"
+    nice -n 10 autopkgtest --output-dir "$out/autopkgtest" --no-built-binaries "$@" -- chroot "$m"
+' bash "$root" "$work" "$PWD/$out" "${debs[@]}" "$work/source/" >"$out/autopkgtest.log" 2>&1 || rc=$?
+sed -n '/^[a-z-]* *\(PASS\|FAIL\|SKIP\|FLAKY\)/p' "$out/autopkgtest/summary" 2>/dev/null || true
+grep -h -E '^(abi_test|physmap-inspect|library|completions|xenstore-daemons|FAIL)' \
+    "$out"/autopkgtest/*-stdout 2>/dev/null || true
+# 0: all passed; 2: at least one test skipped; anything else: a failure.
+if [ "$rc" -ne 0 ]; then
+    tail -n 40 "$out/autopkgtest.log" >&2
+    echo "make test-deb: autopkgtest exited $rc; see $out/autopkgtest.log" >&2
+    exit 1
+fi
+echo "make test-deb: DIST=$suite: install test and autopkgtests passed" \
+    "(autopkgtest $(( $(date +%s) - a_start )) s; $(( $(date +%s) - start )) s in all)"

@@ -26,13 +26,6 @@ fn listing(sb: &Sandbox, domain: Domain) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn path_max(n: u32) -> Options {
-    Options {
-        path_max: Some(n),
-        ..Options::default()
-    }
-}
-
 fn save(xs: &Xenstore, domain: Domain, fmt: Format) -> Result<Vec<u8>, Error> {
     hooks::save(xs, domain, fmt, &CallLog::stderr(domain.domid))
 }
@@ -505,7 +498,7 @@ fn second_record_over_path_max() -> Vec<u8> {
 /// applies to dom0 too. The first record's paths fit, the second's longer offset does not.
 #[test]
 fn write_refused_mid_transaction_leaves_the_store_untouched() {
-    let sb = Sandbox::start_with(path_max(45));
+    let sb = Sandbox::start_path_limited(45);
     let xs = connect(&sb);
     let existing = Section::new(vec![record(0x2000, 0xb0000, 0x1000, Some("old"))]).unwrap();
     qemu_writes(&xs, GUEST, &existing);
@@ -534,7 +527,7 @@ fn write_refused_mid_transaction_leaves_the_store_untouched() {
 /// (with one mkdir, see `hooks::restore_section`) and removes it again.
 #[test]
 fn refused_restore_removes_the_directory_it_created() {
-    let sb = Sandbox::start_with(path_max(45));
+    let sb = Sandbox::start_path_limited(45);
     let xs = connect(&sb);
     sb.write("/local/domain/0/device-model", "");
     let before = sb.dump();
@@ -554,7 +547,7 @@ fn failed_restore_removes_every_parent_it_created() {
     for dm_domid in [0, 7] {
         let domain = Domain { domid: 5, dm_domid };
         for existing in ["", "/local/domain", "/local/domain/0", "/local/domain/7"] {
-            let sb = Sandbox::start_with(path_max(45));
+            let sb = Sandbox::start_path_limited(45);
             let xs = connect(&sb);
             if !existing.is_empty() {
                 sb.write(existing, "");

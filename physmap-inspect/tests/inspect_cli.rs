@@ -6,7 +6,7 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
-use common::sandbox::Sandbox;
+use common::sandbox::{daemon_binary, Daemon, Sandbox};
 use common::vectors::*;
 use common::TempDir;
 use std::fs::{self, File};
@@ -464,12 +464,18 @@ fn savefile_parts(with_physmap: bool) -> Vec<Vec<u8>> {
     parts
 }
 
-/// Xen's own stream verifier (Debian's xen-utils-4.17), on an xl savefile.
+/// Xen's own stream verifier (Debian's xen-utils-4.17 or -4.20: the Xen of the daemons
+/// the tests run, `/usr/lib/xen-<version>/`), on an xl savefile.
 fn xen_verify(file: &Path) -> Output {
+    let bin = daemon_binary(Daemon::C);
+    let xen = bin
+        .parent()
+        .and_then(Path::parent)
+        .expect("/usr/lib/xen-<version>/bin");
     Command::new("/usr/bin/python3")
-        .arg("/usr/lib/xen-4.17/bin/verify-stream-v2")
+        .arg(xen.join("bin/verify-stream-v2"))
         .args(["-f", "xl", "-i", path(file)])
-        .env("PYTHONPATH", "/usr/lib/xen-4.17/lib/python")
+        .env("PYTHONPATH", xen.join("lib/python"))
         .output()
         .expect("run verify-stream-v2 (scripts/bootstrap.sh installs it)")
 }

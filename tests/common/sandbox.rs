@@ -1,5 +1,5 @@
-//! A real xenstore daemon per test, without a hypervisor: either of the two Debian 12 ships
-//! (4.17), chosen by `XENSTORE_DAEMON` — `xenstored` (C, the default here) or `oxenstored`
+//! A real xenstore daemon per test, without a hypervisor: either of the two Debian ships
+//! (12: Xen 4.17, 13: 4.20; the newest installed), chosen by `XENSTORE_DAEMON` — `xenstored` (C, the default here) or `oxenstored`
 //! (OCaml, what Debian's init script starts when `XENSTORED` is unset).
 //!
 //! Each `Sandbox` runs its own daemon in its own temp dir (`XENSTORED_RUNDIR`), with
@@ -24,8 +24,9 @@ use std::sync::{Mutex, OnceLock};
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const DEFAULT_XENSTORED: &str = "/usr/lib/xen-4.17/bin/xenstored";
-const DEFAULT_OXENSTORED: &str = "/usr/lib/xen-4.17/bin/oxenstored";
+/// Where Debian installs the daemons: `/usr/lib/xen-<version>/bin/` (4.17 on Debian 12,
+/// 4.20 on Debian 13); the newest version installed is the default.
+const XEN_LIB: &str = "/usr/lib";
 /// Debian's configuration of oxenstored: the sandbox starts from it, so that its quotas and
 /// conflict limits are the ones a Debian host runs with.
 const DEBIAN_OXENSTORED_CONF: &str = "/etc/xen/oxenstored.conf";
@@ -57,6 +58,31 @@ impl Daemon {
         match self {
             Daemon::C => "xenstored",
             Daemon::OCaml => "oxenstored",
+        }
+    }
+
+    /// The Xen version of the binary this daemon runs, from Debian's
+    /// `/usr/lib/xen-<major>.<minor>/bin/` (4.17 when the path says nothing).
+    pub fn xen_version(self) -> (u32, u32) {
+        let bin = daemon_binary(self);
+        bin.components()
+            .filter_map(|c| c.as_os_str().to_str()?.strip_prefix("xen-"))
+            .filter_map(|v| {
+                let (major, minor) = v.split_once('.')?;
+                Some((major.parse().ok()?, minor.parse().ok()?))
+            })
+            .next()
+            .unwrap_or((4, 17))
+    }
+
+    /// Whether the path-length limit (`-M`, `quota-path-max`) applies to dom0's socket
+    /// connections. oxenstored: yes (4.17 and 4.20). C xenstored: up to 4.17; from 4.18 on,
+    /// its quotas, the path length included, exempt privileged connections, so nothing
+    /// makes it refuse one of dom0's valid writes.
+    pub fn limits_dom0_paths(self) -> bool {
+        match self {
+            Daemon::C => self.xen_version() < (4, 18),
+            Daemon::OCaml => true,
         }
     }
 }
@@ -116,6 +142,28 @@ impl Sandbox {
     }
 
     /// Starts a daemon that logs every request (see [`Sandbox::requests_since`]).
+    /// A sandbox whose daemon refuses dom0's writes of paths longer than `path_max`
+    /// (counted as [`Options::path_max`] says): this run's daemon when it limits dom0's
+    /// paths, else oxenstored (C xenstored 4.18 and later exempt dom0, see
+    /// [`Daemon::limits_dom0_paths`]); the note on stderr says which.
+    pub fn start_path_limited(path_max: u32) -> Sandbox {
+        let options = Options {
+            path_max: Some(path_max),
+            ..Options::default()
+        };
+        let daemon = Daemon::from_env();
+        if daemon.limits_dom0_paths() {
+            Sandbox::launch(daemon, options)
+        } else {
+            eprintln!(
+                "note: {} {:?} does not limit dom0's paths; this test runs on oxenstored",
+                daemon.name(),
+                daemon.xen_version()
+            );
+            Sandbox::launch(Daemon::OCaml, options)
+        }
+    }
+
     pub fn start_traced() -> Sandbox {
         Self::start_with(Options {
             traced: true,
@@ -157,7 +205,7 @@ impl Sandbox {
         let pidfile = self.dir.join("xenstored.pid");
         match self.daemon {
             Daemon::C => {
-                let mut cmd = Command::new(binary("PHYSMAP_XENSTORED", DEFAULT_XENSTORED));
+                let mut cmd = Command::new(daemon_binary(Daemon::C));
                 // -N: no fork, so the child's pid is the daemon's pid.
                 // -F: pid file inside the sandbox (none is written without -F).
                 // The store lives in memory (default -I on): nothing outside `dir`.
@@ -167,6 +215,10 @@ impl Sandbox {
                 }
                 if let Some(t) = &self.trace {
                     cmd.arg("-T").arg(t);
+                    // 4.18 and later trace requests only with the "io" switch on.
+                    if Daemon::C.xen_version() >= (4, 18) {
+                        cmd.arg("--trace-control=+io");
+                    }
                 }
                 assert!(
                     self.options.max_size.is_none() && !self.options.test_eagain,
@@ -178,7 +230,7 @@ impl Sandbox {
                 let conf = self.dir.join("oxenstored.conf");
                 fs::write(&conf, oxenstored_conf(&self.dir, &self.options))
                     .expect("write oxenstored.conf");
-                let mut cmd = Command::new(binary("PHYSMAP_OXENSTORED", DEFAULT_OXENSTORED));
+                let mut cmd = Command::new(daemon_binary(Daemon::OCaml));
                 cmd.arg("--no-fork").arg("--config-file").arg(conf);
                 cmd
             }
@@ -259,7 +311,12 @@ impl Sandbox {
         let text = fs::read_to_string(self.trace_path()).expect("read the request log");
         text.lines()
             .filter(|l| match self.daemon {
-                Daemon::C => l.starts_with("OUT ") && l.contains(" ERROR (EAGAIN"),
+                Daemon::C => {
+                    // 4.18+: `io: OUT(START) ...` and `io: OUT(END) ...` per reply.
+                    let l = l.strip_prefix("io: ").unwrap_or(l);
+                    (l.starts_with("OUT ") || l.starts_with("OUT(START) "))
+                        && l.contains(" ERROR (EAGAIN")
+                }
                 Daemon::OCaml => {
                     let mut words = l.split_whitespace().skip(2);
                     words.next() == Some("error") && words.next() == Some("EAGAIN")
@@ -423,10 +480,32 @@ pub fn fresh_dir() -> PathBuf {
     dir
 }
 
-fn binary(var: &str, default: &str) -> PathBuf {
-    let p = std::env::var_os(var)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(default));
+/// The binary a sandbox of `daemon` runs: `PHYSMAP_XENSTORED` / `PHYSMAP_OXENSTORED`, or
+/// the daemon of the newest `/usr/lib/xen-<version>/bin/` (Debian's layout).
+pub fn daemon_binary(daemon: Daemon) -> PathBuf {
+    let var = match daemon {
+        Daemon::C => "PHYSMAP_XENSTORED",
+        Daemon::OCaml => "PHYSMAP_OXENSTORED",
+    };
+    let p = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
+        let mut found: Vec<((u32, u32), PathBuf)> = fs::read_dir(XEN_LIB)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let (major, minor) = name.strip_prefix("xen-")?.split_once('.')?;
+                let bin = e.path().join("bin").join(daemon.name());
+                let version = (major.parse().ok()?, minor.parse().ok()?);
+                bin.exists().then_some((version, bin))
+            })
+            .collect();
+        found.sort();
+        found
+            .pop()
+            .map(|(_, bin)| bin)
+            .unwrap_or_else(|| PathBuf::from(format!("{XEN_LIB}/xen-4.17/bin/{}", daemon.name())))
+    });
     assert!(
         p.exists(),
         "{} not found (run scripts/bootstrap.sh)",
@@ -484,13 +563,17 @@ fn oxenstored_conf(dir: &Path, options: &Options) -> String {
     conf
 }
 
+/// 4.17: `IN 0x55e0... 20240101 12:00:00 WRITE (/a/b value)`; 4.18 and later prefix the
+/// switch and add the domain: `io: IN 0x55e0... (d0) 20240101 12:00:00 WRITE (/a/b value)`.
 fn parse_c_trace(line: &str) -> Option<Request> {
-    let mut fields = line.splitn(5, ' ');
-    if fields.next()? != "IN" {
-        return None;
-    }
-    let conn = fields.next()?.to_string();
-    let request = fields.nth(2)?;
+    let line = line.strip_prefix("io: ").unwrap_or(line);
+    let (conn, rest) = line.strip_prefix("IN ")?.split_once(' ')?;
+    let conn = conn.to_string();
+    let rest = match rest.strip_prefix("(d") {
+        Some(r) => r.split_once(") ")?.1,
+        None => rest,
+    };
+    let request = rest.splitn(3, ' ').nth(2)?;
     let (op, args) = request.split_once(" (")?;
     Some(Request {
         conn,

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Run one of Debian 12's real xenstore daemons (4.17) without a hypervisor, for
+# Run one of Debian's real xenstore daemons (12: 4.17, 13: 4.20) without a hypervisor, for
 # humans, `make demo` and the benchmarks: the C xenstored (default) or oxenstored
 # (XENSTORE_DAEMON=oxenstored), the one Debian's init script starts by default.
 # Everything the daemon writes stays under DIR, so any number of sandboxes can
@@ -21,9 +21,12 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 daemon=${XENSTORE_DAEMON:-xenstored}
+# Debian's daemons: /usr/lib/xen-<version>/bin/ (4.17 on Debian 12, 4.20 on 13); the
+# newest installed unless XENSTORED / OXENSTORED name one.
+newest() { ls -d /usr/lib/xen-*/bin/"$1" 2>/dev/null | sort -V | tail -n 1; }
 case $daemon in
-xenstored) xenstored=${XENSTORED:-/usr/lib/xen-4.17/bin/xenstored} ;;
-oxenstored) xenstored=${OXENSTORED:-/usr/lib/xen-4.17/bin/oxenstored} ;;
+xenstored) xenstored=${XENSTORED:-$(newest xenstored)} ;;
+oxenstored) xenstored=${OXENSTORED:-$(newest oxenstored)} ;;
 *) echo "XENSTORE_DAEMON=$daemon: expected xenstored or oxenstored" >&2; exit 2 ;;
 esac
 

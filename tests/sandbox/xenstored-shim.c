@@ -1,12 +1,13 @@
 /*
- * LD_PRELOAD shim that lets Debian 12's xenstore daemons (4.17: the C
- * xenstored and the OCaml oxenstored) run without a hypervisor, so tests talk
- * to the real daemon over its unix socket.
+ * LD_PRELOAD shim that lets Debian's xenstore daemons (12: Xen 4.17, 13:
+ * Xen 4.20; the C xenstored and the OCaml oxenstored) run without a
+ * hypervisor, so tests talk to the real daemon over its unix socket. Built
+ * against the xenctrl.h of the Xen whose daemons it serves.
  *
  * xenstored cannot start unless it introduces dom0 (-D leaves the store
  * uninitialised and the first request crashes it).  Introducing dom0 needs
  * libxenctrl, libxengnttab, libxenevtchn and two /proc/xen files; this shim
- * answers exactly the calls xenstored 4.17 imports (`nm -D xenstored`).
+ * answers exactly the calls xenstored 4.17 and 4.20 import (`nm -D xenstored`).
  * Every process gets its own state (memfds, eventfd): no shared paths, so
  * any number of daemons can run side by side.
  *
@@ -44,6 +45,8 @@ xc_interface *xc_interface_open(xentoollog_logger *l, xentoollog_logger *dl,
 
 int xc_interface_close(xc_interface *xch) { (void)xch; return 0; }
 
+#if __XEN_LATEST_INTERFACE_VERSION__ <= 0x00040e00
+/* Xen 4.17 (interface 0x00040e00): xenstored asks with xc_domain_getinfo(). */
 int xc_domain_getinfo(xc_interface *xch, uint32_t first_domid,
                       unsigned int max_doms, xc_dominfo_t *info)
 {
@@ -55,6 +58,20 @@ int xc_domain_getinfo(xc_interface *xch, uint32_t first_domid,
     info->running = 1;
     return 1;
 }
+#else
+/* Xen 4.18 and later (4.20: interface 0x00041300) removed xc_domain_getinfo() and
+ * xc_dominfo_t; both daemons ask for one domain with xc_domain_getinfo_single(),
+ * which returns 0 and fills one xc_domaininfo_t. */
+int xc_domain_getinfo_single(xc_interface *xch, uint32_t domid,
+                             xc_domaininfo_t *info)
+{
+    (void)xch;
+    memset(info, 0, sizeof(*info));
+    info->domain = domid;
+    info->flags = XEN_DOMINF_running;
+    return 0;
+}
+#endif
 
 /* oxenstored asks through the list call (to notice dying domains); the same
  * answer: the asked domain exists and runs. */

@@ -262,8 +262,14 @@ mod tests {
 
     /// The host's real cache, read here and by `ldconfig -p` (which prints its entries in
     /// the cache's order): for every library name of this machine's kind, the first entry
-    /// ldconfig prints is the one the lookup returns.
+    /// ldconfig prints is the one the lookup returns. x86-64 only (ldconfig's label for
+    /// it is the one compared); debian/control also builds for arm64 and armhf, whose
+    /// `dh_auto_test` runs these unit tests.
     #[test]
+    #[cfg_attr(
+        not(target_arch = "x86_64"),
+        ignore = "compares ldconfig's x86-64 entries"
+    )]
     fn the_cache_reads_as_ldconfig_prints_it() {
         let kind = own_kind();
         assert_eq!(
