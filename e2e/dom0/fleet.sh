@@ -308,7 +308,11 @@ PROBE_ROUNDS=3
 BUILTIN="physmap plugin path is empty, using built-in physmap code"
 probe_rounds() {
     kinds $A=patched && fresh_guest || return 1
-    /e2e/libxl-probes arm 2>"$W/probes.err" || fail "could not arm the uprobes" "$W/probes.err" ||
+    # Bounded and traced: one complete run stopped for good somewhere between
+    # fresh_guest's xl create and the first save, cause unknown (README).
+    trace "probe_rounds: arming the uprobes"
+    timeout 120 /e2e/libxl-probes arm 2>"$W/probes.err" ||
+        fail "could not arm the uprobes (exit $?)" "$W/probes.err" ||
         return 1
     local round path name line id
     local -a setting
@@ -337,7 +341,7 @@ probe_rounds() {
                 fail "$name: the restored guest's nodes differ from the saved ones" "$LOG" ||
                 return 1
             # One completed call of each function per round and path.
-            /e2e/libxl-probes read >"$W/$name.probes"
+            timeout 120 /e2e/libxl-probes read >"$W/$name.probes"
             [ "$(cut -d' ' -f1 "$W/$name.probes" | sort | tr '\n' ' ')" = "restore save " ] ||
                 fail "$name: the uprobes saw '$(tr '\n' ';' <"$W/$name.probes")'" || return 1
             while read -r line; do
@@ -346,7 +350,7 @@ probe_rounds() {
             done <"$W/$name.probes"
         done
     done
-    /e2e/libxl-probes disarm
+    timeout 120 /e2e/libxl-probes disarm
     local op
     PROBED=
     for op in save restore; do
