@@ -20,6 +20,9 @@ DAEMON=$E2E_LABEL
 . /e2e/lib.sh
 LIBVIRT_LOG=/var/log/libvirt/libxl/libxl-driver.log
 A=hosta B=hostb C=hostc
+# A scenario takes 1-6 minutes here (scenario 8, the longest, about 6 with
+# three hosts on two cores); one still running after 25 has hung (lib.sh).
+WATCHDOG=1500
 
 # at HOST COMMAND...: a hostctl command on HOST (hosta itself: locally).
 at() {
