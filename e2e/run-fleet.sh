@@ -141,7 +141,7 @@ qemu() {
         -nic none "$@" \
         -kernel "$out/xen-$(basename "$tree")" \
         -append "console=com1 com1=115200,8n1 dom0_mem=1280M,max:1280M dom0_max_vcpus=2 loglvl=warning guest_loglvl=warning" \
-        -initrd "$vmlinuz console=hvc0 rdinit=/init quiet loglevel=3 e2e_xenstored=$daemon e2e_host=$host e2e_label=$label e2e_daemons=${daemons[${label#boot}]} e2e_only=${only// /+},$out/$host.cpio" \
+        -initrd "$vmlinuz console=hvc0 rdinit=/init quiet loglevel=4 e2e_xenstored=$daemon e2e_host=$host e2e_label=$label e2e_daemons=${daemons[${label#boot}]} e2e_only=${only// /+},$out/$host.cpio" \
         </dev/null >"$out/$label-$host.qemu.log" 2>&1 &
     QPID=$!
 }

@@ -20,6 +20,9 @@ DAEMON=$E2E_LABEL
 . /e2e/lib.sh
 LIBVIRT_LOG=/var/log/libvirt/libxl/libxl-driver.log
 A=hosta B=hostb C=hostc
+# A scenario takes 1-6 minutes here (scenario 8, the longest, about 6 with
+# three hosts on two cores); one still running after 25 has hung (lib.sh).
+WATCHDOG=1500
 
 # at HOST COMMAND...: a hostctl command on HOST (hosta itself: locally).
 at() {
@@ -308,7 +311,11 @@ PROBE_ROUNDS=3
 BUILTIN="physmap plugin path is empty, using built-in physmap code"
 probe_rounds() {
     kinds $A=patched && fresh_guest || return 1
-    /e2e/libxl-probes arm 2>"$W/probes.err" || fail "could not arm the uprobes" "$W/probes.err" ||
+    # Bounded and traced: one complete run stopped for good somewhere between
+    # fresh_guest's xl create and the first save, cause unknown (README).
+    trace "probe_rounds: arming the uprobes"
+    timeout 120 /e2e/libxl-probes arm 2>"$W/probes.err" ||
+        fail "could not arm the uprobes (exit $?)" "$W/probes.err" ||
         return 1
     local round path name line id
     local -a setting
@@ -337,7 +344,7 @@ probe_rounds() {
                 fail "$name: the restored guest's nodes differ from the saved ones" "$LOG" ||
                 return 1
             # One completed call of each function per round and path.
-            /e2e/libxl-probes read >"$W/$name.probes"
+            timeout 120 /e2e/libxl-probes read >"$W/$name.probes"
             [ "$(cut -d' ' -f1 "$W/$name.probes" | sort | tr '\n' ' ')" = "restore save " ] ||
                 fail "$name: the uprobes saw '$(tr '\n' ';' <"$W/$name.probes")'" || return 1
             while read -r line; do
@@ -346,7 +353,7 @@ probe_rounds() {
             done <"$W/$name.probes"
         done
     done
-    /e2e/libxl-probes disarm
+    timeout 120 /e2e/libxl-probes disarm
     local op
     PROBED=
     for op in save restore; do
@@ -400,11 +407,7 @@ s9() {
 # starts, the scenario is the test.
 LV_SAVED="physmap: domain [0-9]+: saved 2 physmap records"
 LV_RESTORED="physmap: domain [0-9]+: restored 2 physmap records"
-virsh_run() {   # NAME ARGS... (virsh on hosta, its output in $W/NAME.log)
-    local name=$1
-    shift
-    run "$name" virsh -k 0 -c xen:///system "$@"
-}
+VIRSH=(virsh -k 0 -c xen:///system)   # no keep-alive: emulated hosts are slow
 s10() {
     kinds $A=patched $B=patched || return 1
     local h
@@ -412,30 +415,26 @@ s10() {
         at $h libvirt-start >"$W/libvirt-start-$h.log" 2>&1 ||
             fail "libvirtd did not start on $h" "$W/libvirt-start-$h.log" || return 1
     done
-    fresh_guest virsh -k 0 -c xen:///system create /e2e/guest.xml || return 1
+    fresh_guest "${VIRSH[@]}" create /e2e/guest.xml || return 1
 
-    virsh_run lv-save save e2e "$W/libvirt.save"
+    run lv-save "${VIRSH[@]}" save e2e "$W/libvirt.save"
     [ $RC = 0 ] || fail "virsh save exited $RC" "$LOG" "$LIBVIRT_LOG" || return 1
     [ -z "$(domid_of e2e)" ] || fail "the guest is still there after virsh save" "$LOG" ||
         return 1
     expect_lines "$LIBVIRT_LOG" "$LV_SAVED" || return 1
     local saved_id=$ORIG
-    virsh_run lv-restore restore "$W/libvirt.save"
+    run lv-restore "${VIRSH[@]}" restore "$W/libvirt.save"
     [ $RC = 0 ] || fail "virsh restore exited $RC" "$LOG" "$LIBVIRT_LOG" || return 1
     ORIG=$(domid_of e2e)
     [ -n "$ORIG" ] && running "$ORIG" || fail "the restored guest does not run" "$LOG" ||
         return 1
-    normalize "$ORIG" <"$W/spawn-$ORIG.txt" | cmp -s - "$W/fleet.original" ||
-        fail "nodes at the new QEMU's start differ from the saved ones" "$W/spawn-$ORIG.txt" \
-            "$W/fleet.original" || return 1
-    listing "$ORIG" | cmp -s - "$W/fleet.original" ||
-        fail "the restored guest's nodes differ from the saved ones" || return 1
+    arrived_as_saved lv-restore "$ORIG" "$W/fleet.original" || return 1
     expect_lines "$LIBVIRT_LOG" "$LV_RESTORED" || return 1
     local local_part="virsh save of domain $saved_id (library: saved 2) and virsh restore as domain $ORIG (library: restored 2, nodes identical at QEMU's start and after)"
 
     : >"$LIBVIRT_LOG"
-    run_stamped lv-migrate virsh -k 0 -c xen:///system migrate --live --p2p --tunnelled \
-        --verbose e2e "xen+ssh://$B/system?no_tty=1"
+    run_stamped lv-migrate "${VIRSH[@]}" migrate --live --p2p --tunnelled --verbose e2e \
+        "xen+ssh://$B/system?no_tty=1"
     [ $RC = 0 ] || fail "virsh migrate exited $RC" "$LOG" "$LIBVIRT_LOG" || return 1
     arrived_on lv-migrate $B || return 1
     expect_lines "$LIBVIRT_LOG" "$LV_SAVED" || return 1

@@ -12,8 +12,11 @@
  * would reboot in the middle of one.
  *
  * Only constants and assembler-local labels: the blob needs no linking
- * (gcc -c, then objcopy -O binary).
+ * (gcc -c, then objcopy -O binary).  bios.inc has what soft-reset-bios.S
+ * shares.
  */
+#include "bios.inc"
+
         .code16
         .text
         .org    0
@@ -23,21 +26,7 @@
 start:                                  /* F000:0010 */
         cli
         xorw    %ax, %ax
-        movw    %ax, %es
-        xorw    %di, %di
-        movw    $256, %cx
-1:      movw    $0x0000, %es:(%di)
-        movw    $0xf000, %es:2(%di)
-        addw    $4, %di
-        loop    1b
-        movb    $0xff, %al              /* mask every line of both PICs */
-        outb    %al, $0x21
-        outb    %al, $0xa1
-2:      sti
-        hlt
-        jmp     2b
+        iret_vectors
+        halt_for_good
 
-        .org    0xfff0
-        ljmp    $0xf000, $0x10          /* the reset vector: to start */
-
-        .org    0x10000
+        reset_vector

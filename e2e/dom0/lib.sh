@@ -21,8 +21,21 @@ fail() {
 
 scenario() {   # N TITLE FUNCTION
     EVIDENCE= FAIL_LOGS=()
-    local status=PASS
+    local status=PASS dog=
+    if [ -n "${WATCHDOG:-}" ]; then
+        rm -f "$W/watchdog-$1"
+        watchdog "$1" 2>/dev/null &
+        dog=$!
+    fi
     "$3" || status=FAIL
+    if [ -n "$dog" ]; then
+        pkill -P "$dog" sleep
+        wait "$dog"
+        if [ -f "$W/watchdog-$1" ]; then
+            status=FAIL
+            EVIDENCE="stopped by the watchdog after $WATCHDOG s (E2E-STUCK lines above): ${EVIDENCE:-no evidence}"
+        fi
+    fi
     echo "E2E-RESULT|$DAEMON|$1|$2|$status|$EVIDENCE"
     RESULT=$status
     if [ $status = FAIL ]; then
@@ -36,6 +49,40 @@ scenario() {   # N TITLE FUNCTION
         xl list 2>&1 | sed 's/^/  | /'
     fi
     [ "$1" = 0 ] || settle
+}
+
+# Scenario N's watchdog, when WATCHDOG (seconds) is set: a scenario still
+# running after that long has a step that waits for good (every step is
+# meant to be bounded; one complete fleet run stopped in scenario 8 with
+# nothing in the log to say where).  Prints what each process waits on and
+# the kernel stacks of those in uninterruptible sleep, then stops the
+# scenario's commands so that the scenario fails and the boot goes on.
+watchdog() {   # N
+    sleep "$WATCHDOG" || return 0
+    : >"$W/watchdog-$1"
+    echo "E2E-STUCK|$DAEMON|$1|scenario $1 still runs after $WATCHDOG s; processes:"
+    ps -eo pid,ppid,stat,etimes,wchan:32,args | sed 's/^/  | /'
+    local pid
+    for pid in $(ps -eo pid=,stat= | awk '$2 ~ /^D/ { print $1 }'); do
+        echo "E2E-STUCK|$DAEMON|$1|kernel stack of $pid ($(tr '\0' ' ' </proc/$pid/cmdline)):"
+        sed 's/^/  | /' "/proc/$pid/stack" 2>&1
+    done
+    echo "E2E-STUCK|$DAEMON|$1|kernel log, last lines:"
+    dmesg | tail -n 30 | sed 's/^/  | /'
+    # The scenario's commands are the descendants of the shell running it
+    # (not this watchdog, nor its own children).
+    local victims me=$BASHPID
+    victims=$(ps -eo pid=,ppid= | awk -v top=$$ -v me="$me" '
+        { parent[$1] = $2 }
+        END { for (p in parent) {
+                  q = parent[p]
+                  while (q in parent && q != top && q != me && q > 1) q = parent[q]
+                  if (q == top && p != me) print p } }')
+    echo "E2E-STUCK|$DAEMON|$1|stopping $(echo $victims)"
+    kill $victims 2>/dev/null
+    sleep 10
+    kill -9 $victims 2>/dev/null
+    return 0
 }
 
 # run NAME CMD...: runs CMD (an xl command, with up to 10 minutes), its
@@ -55,10 +102,11 @@ run() {
 
 domid_of() { xl domid "$1" 2>/dev/null; }
 
-# A line in the serial log: what just happened and which domains exist
-# (name:id:state), so that a failure can be followed step by step.
+# A line in the serial log: what just happened, which domains exist
+# (name:id:state) and dom0's available memory (its root file system and
+# /tmp are in RAM), so that a failure can be followed step by step.
 trace() {
-    echo "E2E-TRACE|$DAEMON|$*|$(xl list 2>/dev/null | awk 'NR > 2 { printf "%s:%s:%s ", $1, $2, $5 }')"
+    echo "E2E-TRACE|$DAEMON|$*|$(xl list 2>/dev/null | awk 'NR > 2 { printf "%s:%s:%s ", $1, $2, $5 }')|$(awk '/^MemAvailable:/ { printf "%d MB available", $2 / 1024 }' /proc/meminfo)"
 }
 
 # The domain is there, neither paused, shut down, crashed nor dying, and its
@@ -86,6 +134,22 @@ write_record() {   # DOMID PHYS_OFFSET START SIZE [NAME]
 }
 
 # The section (EMULATOR_XENSTORE_DATA data) of a savefile, to a file.
+# The domain ID that a restore or migration created has the nodes of
+# EXPECTED (a listing) both when libxl started its QEMU (the wrapper's
+# listing) and now, and runs.
+arrived_as_saved() {   # NAME ID EXPECTED
+    local name=$1 id=$2 expected=$3
+    normalize "$id" <"$W/spawn-$id.txt" >"$W/$name.spawn"
+    listing "$id" >"$W/$name.after"
+    cmp -s "$W/$name.spawn" "$expected" ||
+        fail "$name: nodes at QEMU's start differ from the saved ones" \
+            "$W/$name.spawn" "$expected" "$LOG" || return 1
+    cmp -s "$W/$name.after" "$expected" ||
+        fail "$name: nodes afterwards differ from the saved ones" \
+            "$W/$name.after" "$expected" || return 1
+    running "$id" || fail "$name: domain $id is not running" "$LOG" || return 1
+}
+
 section_of() { /e2e/emulator-record.py data "$1" "$2" >/dev/null; }
 
 records_in() {   # SAVEFILE -> "N records, emulator id I"

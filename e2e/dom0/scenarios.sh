@@ -29,22 +29,6 @@ restore_and_check() {   # NAME SAVEFILE EXPECTED [env assignments...]
     arrived_as_saved "$name" "$NEW" "$expected"
 }
 
-# The domain ID that a restore or migration created has the nodes of
-# EXPECTED (a listing) both when libxl started its QEMU (the wrapper's
-# listing) and now, and runs.
-arrived_as_saved() {   # NAME ID EXPECTED
-    local name=$1 id=$2 expected=$3
-    normalize "$id" <"$W/spawn-$id.txt" >"$W/$name.spawn"
-    listing "$id" >"$W/$name.after"
-    cmp -s "$W/$name.spawn" "$expected" ||
-        fail "$name: nodes at QEMU's start differ from the saved ones" \
-            "$W/$name.spawn" "$expected" "$LOG" || return 1
-    cmp -s "$W/$name.after" "$expected" ||
-        fail "$name: nodes afterwards differ from the saved ones" \
-            "$W/$name.after" "$expected" || return 1
-    running "$id" || fail "$name: domain $id is not running" "$LOG" || return 1
-}
-
 # A new guest "e2e" with the two named records that the scenarios carry
 # (its domain id in A).
 new_guest() {

@@ -22,6 +22,8 @@
  * Only constants and assembler-local labels, as in halt-bios.S: the blob
  * needs no linking (gcc -c, then objcopy -O binary).
  */
+#include "bios.inc"
+
         .equ    NMI_HANDLER, 0x100      /* offset in segment F000 */
         .equ    SHUTDOWN_ARG, 0x500     /* struct sched_shutdown, at 0:0500 */
         .equ    HYPERVISOR_sched_op, 29 /* xen/include/public/xen.h */
@@ -37,20 +39,9 @@
 start:                                  /* F000:0010 */
         cli
         xorw    %ax, %ax
-        movw    %ax, %es
-        xorw    %di, %di
-        movw    $256, %cx
-1:      movw    $0x0000, %es:(%di)
-        movw    $0xf000, %es:2(%di)
-        addw    $4, %di
-        loop    1b
+        iret_vectors
         movw    $NMI_HANDLER, %es:8     /* vector 2: NMI */
-        movb    $0xff, %al              /* mask every line of both PICs */
-        outb    %al, $0x21
-        outb    %al, $0xa1
-2:      sti
-        hlt
-        jmp     2b
+        halt_for_good
 
         .org    NMI_HANDLER
         pushal
@@ -72,7 +63,4 @@ start:                                  /* F000:0010 */
         popal
         iret
 
-        .org    0xfff0
-        ljmp    $0xf000, $0x10          /* the reset vector: to start */
-
-        .org    0x10000
+        reset_vector
