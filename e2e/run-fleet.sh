@@ -203,11 +203,13 @@ results=$out/results.txt
 
 # Timing, over every boot of this run: "n, min / median / max" of each kind.
 lines_of() { for b in "${boots[@]}"; do tr -d '\r' <"$out/boot$b-hosta.log" | grep -a "^$1|" || true; done; }
-stats='function stats(s,   a, n, i, j, x) {
+stats='function stats(s,   a, n, i, j, x, m) {
     n = split(s, a, " ")
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
         if (a[j] + 0 < a[i] + 0) { x = a[i]; a[i] = a[j]; a[j] = x }
-    return sprintf("%d, %s / %s / %s", n, a[1], a[int((n + 1) / 2)], a[n])
+    m = n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    if (m != int(m)) m = sprintf("%.2f", m)
+    return sprintf("%d, %s / %s / %s", n, a[1], m, a[n])
 }'
 {
     echo "migrations (seconds; n, min / median / max of the whole xl migrate, then of the guest's downtime):"
@@ -216,6 +218,11 @@ stats='function stats(s,   a, n, i, j, x) {
             END { for (k in t) printf "  %-22s %-26s downtime %s\n", k, stats(t[k]), stats(d[k]) }' | sort
     lines_of E2E-HOOKS |
         awk -F'|' '{ printf "  hooks inside xl migrate (%s): save %d us on the sender, restore %d us on the receiver\n", $2, $3, $4 }'
+    echo "scenarios (seconds each, in the order they ran; the boot of three hosts before them):"
+    for b in "${boots[@]}"; do
+        echo "  boot $b: $(tr -d '\r' <"$out/boot$b-hosta.log" | grep -a '^E2E-DURATION|' |
+            awk -F'|' '{ printf "%s%s %s", sep, $3, $4; sep = ", " }')"
+    done
     echo "libxl's record functions under uprobes on hosta (microseconds; n, min / median / max):"
     lines_of E2E-PROBE |
         awk -F'|' "$stats"'{ k = sprintf("%-7s %s", $4, $3 == "builtin" ? "built-in code (stock libxl)" : "library"); v[k] = v[k] " " $5 }

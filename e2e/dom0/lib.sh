@@ -21,7 +21,7 @@ fail() {
 
 scenario() {   # N TITLE FUNCTION
     EVIDENCE= FAIL_LOGS=()
-    local status=PASS dog=
+    local status=PASS dog= t0=$SECONDS
     if [ -n "${WATCHDOG:-}" ]; then
         rm -f "$W/watchdog-$1"
         watchdog "$1" 2>/dev/null &
@@ -37,6 +37,7 @@ scenario() {   # N TITLE FUNCTION
         fi
     fi
     echo "E2E-RESULT|$DAEMON|$1|$2|$status|$EVIDENCE"
+    echo "E2E-DURATION|$DAEMON|$1|$((SECONDS - t0))"
     RESULT=$status
     if [ $status = FAIL ]; then
         local f
