@@ -52,18 +52,20 @@ fn complete(words: &[&str]) -> Vec<String> {
     got
 }
 
+/// The tool's commands, as every shell's completions must offer them.
+const COMMANDS: [&str; 6] = [
+    "section",
+    "savefile",
+    "convert",
+    "xenstore",
+    "host",
+    "completions",
+];
+
 #[test]
 fn bash_completes_the_commands() {
     let got = complete(&[""]);
-    for c in [
-        "section",
-        "savefile",
-        "convert",
-        "xenstore",
-        "host",
-        "completions",
-        "--help",
-    ] {
+    for c in COMMANDS.iter().chain(&["--help"]) {
         assert!(got.iter().any(|g| g == c), "{c} not in {got:?}");
     }
     assert_eq!(complete(&["ho"]), ["host"]);
@@ -94,14 +96,7 @@ fn bash_completes_a_commands_options_and_their_values() {
 fn zsh_and_fish_scripts_name_every_command() {
     for shell in ["zsh", "fish"] {
         let s = script(shell);
-        for c in [
-            "section",
-            "savefile",
-            "convert",
-            "xenstore",
-            "host",
-            "completions",
-        ] {
+        for c in COMMANDS {
             assert!(s.contains(c), "the {shell} script lacks {c}");
         }
     }
