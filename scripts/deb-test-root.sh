@@ -1,7 +1,7 @@
 #!/bin/bash
 # Prints the path of the cached test root of a suite (made once by scripts/deb-root.sh):
 # `debootstrap --variant=minbase DIST` with the packages' run-time dependencies,
-# pkg-config, dpkg-dev, and the Depends of debian/tests/control but the packages under test (the
+# pkgconf, dpkg-dev, and the Depends of debian/tests/control but the packages under test (the
 # suite's Xen daemons, xenstore-utils, libxen-dev, gcc, ...). make test-deb installs and
 # autopkgtests the packages on overlays of it; make check-daemons-trixie runs make check's
 # daemon tests in it.
@@ -18,7 +18,7 @@ for para in open("debian/tests/control").read().split("\n\n"):
         deps += [d.strip() for d in text.split(",") if d.strip()]
 ours = ("libphysmap-hooks1", "libphysmap-hooks-dev", "physmap-inspect", "@")
 print(", ".join(sorted({d for d in deps if d not in ours})))')
-echo "== $dist test root: minbase + pkg-config, libxenstore4, libxentoollog1, $test_deps" >&2
+echo "== $dist test root: minbase + pkgconf, libxenstore4, libxentoollog1, $test_deps" >&2
 # dpkg-dev: autopkgtest installs it into the testbed to handle the source otherwise.
-exec scripts/deb-root.sh "$dist" test minbase "pkg-config, libxenstore4, libxentoollog1, dpkg-dev" \
+exec scripts/deb-root.sh "$dist" test minbase "pkgconf, libxenstore4, libxentoollog1, dpkg-dev" \
     "$test_deps"
