@@ -208,7 +208,7 @@ stats='function stats(s,   a, n, i, j, x, m) {
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
         if (a[j] + 0 < a[i] + 0) { x = a[i]; a[i] = a[j]; a[j] = x }
     m = n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    if (m != int(m)) m = sprintf("%.2f", m)
+    if (n % 2 == 0 && m != int(m)) m = sprintf("%.2f", m)
     return sprintf("%d, %s / %s / %s", n, a[1], m, a[n])
 }'
 {
