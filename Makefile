@@ -408,8 +408,9 @@ check-daemons-trixie:
 test-xen-deb-version:
 	scripts/test-build-patched-xen-deb.sh
 
-## What CI runs of the above: Debian 12 (the host; make e2e installs these packages) and
-## Debian 13, then make check's daemon tests on Debian 13's daemons.
+## The above for Debian 12 (the host; make e2e installs these packages) and Debian 13,
+## then make check's daemon tests on Debian 13's daemons. CI (.ci/run) runs all of it but
+## check-daemons-trixie, which its time budget leaves out (README, Tests).
 check-deb-suites: test-xen-deb-version
 	$(MAKE) --no-print-directory check-deb DIST=bookworm
 	$(MAKE) --no-print-directory check-deb DIST=trixie
