@@ -219,10 +219,9 @@ stats='function stats(s,   a, n, i, j, x, m) {
     lines_of E2E-HOOKS |
         awk -F'|' '{ printf "  hooks inside xl migrate (%s): save %d us on the sender, restore %d us on the receiver\n", $2, $3, $4 }'
     echo "scenarios (seconds each, in the order they ran; the boot of three hosts before them):"
-    for b in "${boots[@]}"; do
-        echo "  boot $b: $(tr -d '\r' <"$out/boot$b-hosta.log" | grep -a '^E2E-DURATION|' |
-            awk -F'|' '{ printf "%s%s %s", sep, $3, $4; sep = ", " }')"
-    done
+    lines_of E2E-DURATION |
+        awk -F'|' '!($2 in d) { order[++n] = $2; d[$2] = $3 " " $4; next } { d[$2] = d[$2] ", " $3 " " $4 }
+            END { for (i = 1; i <= n; i++) printf "  %s: %s\n", order[i], d[order[i]] }'
     echo "libxl's record functions under uprobes on hosta (microseconds; n, min / median / max):"
     lines_of E2E-PROBE |
         awk -F'|' "$stats"'{ k = sprintf("%-7s %s", $4, $3 == "builtin" ? "built-in code (stock libxl)" : "library"); v[k] = v[k] " " $5 }

@@ -134,7 +134,6 @@ write_record() {   # DOMID PHYS_OFFSET START SIZE [NAME]
     [ $# -lt 5 ] || xenstore-write "$p/name" "$5"
 }
 
-# The section (EMULATOR_XENSTORE_DATA data) of a savefile, to a file.
 # The domain ID that a restore or migration created has the nodes of
 # EXPECTED (a listing) both when libxl started its QEMU (the wrapper's
 # listing) and now, and runs.
@@ -142,15 +141,23 @@ arrived_as_saved() {   # NAME ID EXPECTED
     local name=$1 id=$2 expected=$3
     normalize "$id" <"$W/spawn-$id.txt" >"$W/$name.spawn"
     listing "$id" >"$W/$name.after"
-    cmp -s "$W/$name.spawn" "$expected" ||
-        fail "$name: nodes at QEMU's start differ from the saved ones" \
-            "$W/$name.spawn" "$expected" "$LOG" || return 1
-    cmp -s "$W/$name.after" "$expected" ||
-        fail "$name: nodes afterwards differ from the saved ones" \
-            "$W/$name.after" "$expected" || return 1
+    same_nodes "$name" "$expected" || return 1
     running "$id" || fail "$name: domain $id is not running" "$LOG" || return 1
 }
 
+# $W/NAME.spawn (the nodes at QEMU's start) and $W/NAME.after (the nodes
+# now), listings made on this host or on HOST, both equal EXPECTED.
+same_nodes() {   # NAME EXPECTED [HOST]
+    local name=$1 expected=$2 on=${3:+ on $3}
+    cmp -s "$W/$name.spawn" "$expected" ||
+        fail "$name: nodes at QEMU's start$on differ from the saved ones" \
+            "$W/$name.spawn" "$expected" "$LOG" || return 1
+    cmp -s "$W/$name.after" "$expected" ||
+        fail "$name: nodes$on afterwards differ from the saved ones" \
+            "$W/$name.after" "$expected" || return 1
+}
+
+# The section (EMULATOR_XENSTORE_DATA data) of a savefile, to a file.
 section_of() { /e2e/emulator-record.py data "$1" "$2" >/dev/null; }
 
 records_in() {   # SAVEFILE -> "N records, emulator id I"
